@@ -1,0 +1,465 @@
+"""The access core in pure Python: what every instrumented access calls.
+
+Instrumented code calls these with the object, the location and a *site*, a
+constant tuple ``(file, line, function, qualname)`` made once per source
+location by the rewriter.  The attribute and item hooks return the object
+itself, so the real access still happens in the user's frame (tracebacks and
+line numbers do not change); the others return ``None`` and are used as
+``(hook(...) or name)``.
+
+Per location the shadow keeps a FastTrack state ``[W, WH, R, RH]``:
+
+``W``   epoch of the last write (0: none), ``WH`` its history
+``R``   epoch of the last read, 0 for none, or -1 when reads are shared, then
+``RH``  is a dict tid -> (epoch, history); otherwise the read's history.
+
+The same-epoch case (the thread touched this location since its last sync
+operation) returns after one comparison.  Before a second thread exists no
+access can race, and every hook returns at once.
+
+A compiled core with the same functions may replace this module
+(:mod:`racedet.core` chooses); this one is always there and always tested.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from racedet import engine
+from racedet.clock import TID_BITS, TID_MASK
+
+_tls = engine._tls
+_adopt = engine.adopt_current_thread
+_shadow_get = engine.shadow.get
+_new_shadow = engine.new_shadow
+_IGNORED = engine.IGNORED
+_CONTENTS = engine.CONTENTS
+_CELL = engine.CELL
+_hist = engine.hist
+_report = engine.report
+LOC_ATTR, LOC_GLOBAL, LOC_CELL, LOC_ITEM, LOC_CONTENTS = (
+    engine.LOC_ATTR, engine.LOC_GLOBAL, engine.LOC_CELL, engine.LOC_ITEM, engine.LOC_CONTENTS)
+M = TID_MASK
+B = TID_BITS
+
+ACTIVE = False
+
+
+def set_active(on: bool) -> None:
+    global ACTIVE
+    ACTIVE = on
+
+
+# --------------------------------------------------------------------------
+# FastTrack read and write on one location state
+
+
+def _read(ts, vs, site, lk, obj, key):
+    e = ts.epoch
+    tid = ts.tid
+    vc = ts.vc
+    w = vs[0]
+    if w and (w & M) != tid and (w >> B) > vc.get(w & M, 0):
+        _report(ts, "read", site, "write", w, vs[1], lk, obj, key)
+    r = vs[2]
+    if r >= 0:
+        if r == 0 or (r & M) == tid or (r >> B) <= vc.get(r & M, 0):
+            vs[3] = _hist(site)
+            vs[2] = e
+        else:
+            vs[3] = {r & M: (r, vs[3]), tid: (e, _hist(site))}
+            vs[2] = -1
+    else:
+        rs = vs[3]
+        ent = rs.get(tid)
+        if ent is None or ent[0] != e:
+            rs[tid] = (e, _hist(site))
+
+
+def _write(ts, vs, site, lk, obj, key):
+    e = ts.epoch
+    tid = ts.tid
+    vc = ts.vc
+    w = vs[0]
+    if w and (w & M) != tid and (w >> B) > vc.get(w & M, 0):
+        _report(ts, "write", site, "write", w, vs[1], lk, obj, key)
+    r = vs[2]
+    if r > 0:
+        if (r & M) != tid and (r >> B) > vc.get(r & M, 0):
+            _report(ts, "write", site, "read", r, vs[3], lk, obj, key)
+    elif r < 0:
+        for t, (re, rh) in tuple(vs[3].items()):
+            if t != tid and (re >> B) > vc.get(t, 0):
+                _report(ts, "write", site, "read", re, rh, lk, obj, key)
+    vs[1] = _hist(site)
+    vs[0] = e
+    vs[2] = 0
+    vs[3] = None
+
+
+def _state(sh, key):
+    vs = sh.get(key)
+    if vs is None:
+        vs = sh[key] = [0, None, 0, None]
+    return vs
+
+
+# --------------------------------------------------------------------------
+# Attributes
+
+
+def rd_attr(obj: Any, name: str, site: tuple) -> Any:
+    if ACTIVE:
+        try:
+            ts = _tls.ts or _adopt()
+            sh = _shadow_get(id(obj))
+            if sh is None:
+                sh = _new_shadow(obj)
+            vs = sh.get(name)
+            if vs is None:
+                if sh is _IGNORED:
+                    return obj
+                sh[name] = [0, None, ts.epoch, _hist(site)]
+            elif vs[2] != ts.epoch:
+                _read(ts, vs, site, LOC_ATTR, obj, name)
+        except Exception:  # pragma: no cover - the detector must never break the program
+            _internal_error()
+    return obj
+
+
+def wr_attr(obj: Any, name: str, site: tuple) -> Any:
+    if ACTIVE:
+        try:
+            ts = _tls.ts or _adopt()
+            sh = _shadow_get(id(obj))
+            if sh is None:
+                sh = _new_shadow(obj)
+            vs = sh.get(name)
+            if vs is None:
+                if sh is _IGNORED:
+                    return obj
+                sh[name] = [ts.epoch, _hist(site), 0, None]
+            elif vs[0] != ts.epoch:
+                _write(ts, vs, site, LOC_ATTR, obj, name)
+        except Exception:  # pragma: no cover
+            _internal_error()
+    return obj
+
+
+def rmw_attr(obj: Any, name: str, site: tuple) -> Any:
+    """``obj.name += v``: a read and a write."""
+    if ACTIVE:
+        try:
+            ts = _tls.ts or _adopt()
+            sh = _shadow_get(id(obj))
+            if sh is None:
+                sh = _new_shadow(obj)
+            if sh is _IGNORED:
+                return obj
+            vs = _state(sh, name)
+            if vs[0] != ts.epoch:
+                if vs[2] != ts.epoch:
+                    _read(ts, vs, site, LOC_ATTR, obj, name)
+                _write(ts, vs, site, LOC_ATTR, obj, name)
+        except Exception:  # pragma: no cover
+            _internal_error()
+    return obj
+
+
+# --------------------------------------------------------------------------
+# Module globals (the module's dict is the object) and closure cells
+
+
+def _named(holder, key, site, lk, write, read):
+    ts = _tls.ts or _adopt()
+    sh = _shadow_get(id(holder))
+    if sh is None:
+        sh = _new_shadow(holder)
+    vs = _state(sh, key)
+    e = ts.epoch
+    if read and vs[2] != e and vs[0] != e:
+        _read(ts, vs, site, lk, holder, key)
+    if write and vs[0] != e:
+        _write(ts, vs, site, lk, holder, key)
+
+
+def rd_global(g: dict, name: str, site: tuple) -> None:
+    if ACTIVE:
+        try:
+            _named(g, name, site, LOC_GLOBAL, False, True)
+        except Exception:  # pragma: no cover
+            _internal_error()
+
+
+def wr_global(g: dict, name: str, site: tuple) -> None:
+    if ACTIVE:
+        try:
+            _named(g, name, site, LOC_GLOBAL, True, False)
+        except Exception:  # pragma: no cover
+            _internal_error()
+
+
+def rmw_global(g: dict, name: str, site: tuple) -> None:
+    if ACTIVE:
+        try:
+            _named(g, name, site, LOC_GLOBAL, True, True)
+        except Exception:  # pragma: no cover
+            _internal_error()
+
+
+def cellof(fn: Any) -> Any:
+    """The cell a one-name closure ``lambda: name`` closes over (None if it is not a cell)."""
+    c = fn.__closure__
+    return c[0] if c else None
+
+
+def _cell(cell, desc, site, write, read):
+    if cell is None:
+        return
+    ts = _tls.ts or _adopt()
+    sh = _shadow_get(id(cell))
+    if sh is None:
+        sh = _new_shadow(cell)
+    vs = sh.get(_CELL)
+    if vs is None:
+        vs = sh[_CELL] = [0, None, 0, None]
+    e = ts.epoch
+    if read and vs[2] != e and vs[0] != e:
+        _read(ts, vs, site, LOC_CELL, cell, desc)
+    if write and vs[0] != e:
+        _write(ts, vs, site, LOC_CELL, cell, desc)
+
+
+def rd_cell(cell: Any, desc: str, site: tuple) -> None:
+    if ACTIVE:
+        try:
+            _cell(cell, desc, site, False, True)
+        except Exception:  # pragma: no cover
+            _internal_error()
+
+
+def wr_cell(cell: Any, desc: str, site: tuple) -> None:
+    if ACTIVE:
+        try:
+            _cell(cell, desc, site, True, False)
+        except Exception:  # pragma: no cover
+            _internal_error()
+
+
+def rmw_cell(cell: Any, desc: str, site: tuple) -> None:
+    if ACTIVE:
+        try:
+            _cell(cell, desc, site, True, True)
+        except Exception:  # pragma: no cover
+            _internal_error()
+
+
+# --------------------------------------------------------------------------
+# Containers
+#
+# Items are tracked per key (Go-strict: any unordered pair with a write).  The
+# container's *contents* have four kinds of access, which conflict as follows
+# (single operations CPython makes atomic do not race with each other):
+#
+#   ATOMIC_MUT  list.append, dict.setdefault, set.add, ...  vs WHOLE_READ, INDEX_READ
+#   ITEM_MUT    c[k] = v, del c[k]                          vs WHOLE_READ
+#   WHOLE_READ  len(c), iteration, copies                   vs ATOMIC_MUT, ITEM_MUT
+#   INDEX_READ  c[k], c.get(k), k in c                      vs ATOMIC_MUT
+
+ATOMIC_MUT, ITEM_MUT, WHOLE_READ, INDEX_READ = range(4)
+_CONFLICTS = ((WHOLE_READ, INDEX_READ), (WHOLE_READ,), (ATOMIC_MUT, ITEM_MUT), (ATOMIC_MUT,))
+_IS_WRITE = (True, True, False, False)
+
+_BUILTIN_CONTAINERS: tuple = ()
+_ctypes: dict = {}
+
+
+def _container_types() -> tuple:
+    import collections
+
+    return (list, dict, set, bytearray, collections.deque)
+
+
+def _is_container(t: type) -> bool:
+    ok = _ctypes.get(t)
+    if ok is None:
+        global _BUILTIN_CONTAINERS
+        if not _BUILTIN_CONTAINERS:
+            _BUILTIN_CONTAINERS = _container_types()
+        ok = _ctypes[t] = issubclass(t, _BUILTIN_CONTAINERS)
+    return ok
+
+
+def _contents(ts, obj, sh, site, how):
+    cs = sh.get(_CONTENTS)
+    if cs is None:
+        cs = sh[_CONTENTS] = ({}, {}, {}, {})
+    e = ts.epoch
+    mine = cs[how]
+    ent = mine.get(ts.tid)
+    if ent is not None and ent[0] == e:
+        return
+    vc = ts.vc
+    tid = ts.tid
+    kind = "write" if _IS_WRITE[how] else "read"
+    for other in _CONFLICTS[how]:
+        d = cs[other]
+        if d:
+            for t, (oe, oh) in tuple(d.items()):
+                if t != tid and (oe >> B) > vc.get(t, 0):
+                    _report(ts, kind, site, "write" if _IS_WRITE[other] else "read",
+                            oe, oh, LOC_CONTENTS, obj, None)
+    mine[tid] = (e, _hist(site))
+
+
+def _key(obj, key):
+    t = type(key)
+    if t is int:
+        if key < 0:
+            key += len(obj)
+        return key
+    if t is str or t is bytes or t is float or t is bool or key is None:
+        return key
+    if t is tuple and all(type(k) in (int, str, bytes, float, bool) for k in key):
+        return key
+    return _CONTENTS  # slices and objects: tracked at the level of the contents
+
+
+def _item(obj, key, site, read, write):
+    ts = _tls.ts or _adopt()
+    sh = _shadow_get(id(obj))
+    if sh is None:
+        sh = _new_shadow(obj)
+    k = _key(obj, key)
+    if k is _CONTENTS:
+        _contents(ts, obj, sh, site, ATOMIC_MUT if write else WHOLE_READ)
+        return
+    _contents(ts, obj, sh, site, ITEM_MUT if write else INDEX_READ)
+    vs = sh.get(k)
+    if vs is None:
+        vs = sh[k] = [0, None, 0, None]
+    e = ts.epoch
+    if read and vs[2] != e and vs[0] != e:
+        _read(ts, vs, site, LOC_ITEM, obj, k)
+    if write and vs[0] != e:
+        _write(ts, vs, site, LOC_ITEM, obj, k)
+
+
+def rd_item(obj: Any, key: Any, site: tuple) -> Any:
+    if ACTIVE and _is_container(type(obj)):
+        try:
+            _item(obj, key, site, True, False)
+        except Exception:  # pragma: no cover
+            _internal_error()
+    return obj
+
+
+def wr_item(obj: Any, key: Any, site: tuple) -> Any:
+    if ACTIVE and _is_container(type(obj)):
+        try:
+            _item(obj, key, site, False, True)
+        except Exception:  # pragma: no cover
+            _internal_error()
+    return obj
+
+
+def rmw_item(obj: Any, key: Any, site: tuple) -> Any:
+    if ACTIVE and _is_container(type(obj)):
+        try:
+            _item(obj, key, site, True, True)
+        except Exception:  # pragma: no cover
+            _internal_error()
+    return obj
+
+
+def _whole(obj, site, how):
+    ts = _tls.ts or _adopt()
+    sh = _shadow_get(id(obj))
+    if sh is None:
+        sh = _new_shadow(obj)
+    _contents(ts, obj, sh, site, how)
+
+
+def rd_index(obj: Any, site: tuple) -> Any:
+    """``obj[key]`` read where the key cannot be evaluated twice: contents level only."""
+    if ACTIVE and _is_container(type(obj)):
+        try:
+            _whole(obj, site, INDEX_READ)
+        except Exception:  # pragma: no cover
+            _internal_error()
+    return obj
+
+
+def wr_index(obj: Any, site: tuple) -> Any:
+    """``obj[key] = v`` where the key cannot be evaluated twice: contents level only."""
+    if ACTIVE and _is_container(type(obj)):
+        try:
+            _whole(obj, site, ITEM_MUT)
+        except Exception:  # pragma: no cover
+            _internal_error()
+    return obj
+
+
+def rd_whole(obj: Any, site: tuple) -> Any:
+    """``len(obj)``, ``for x in obj``, ``x in obj``, ``list(obj)``: reads all the contents."""
+    if ACTIVE and _is_container(type(obj)):
+        try:
+            _whole(obj, site, WHOLE_READ)
+        except Exception:  # pragma: no cover
+            _internal_error()
+    return obj
+
+
+def mut_whole(obj: Any, site: tuple) -> Any:
+    """``obj[a:b] = seq`` or ``del obj[a:b]``: one atomic change of the contents."""
+    if ACTIVE and _is_container(type(obj)):
+        try:
+            _whole(obj, site, ATOMIC_MUT)
+        except Exception:  # pragma: no cover
+            _internal_error()
+    return obj
+
+
+#: Container methods the rewriter routes through :func:`call_method`, by kind.
+METHOD_KINDS = {
+    **dict.fromkeys(
+        ("append", "extend", "insert", "pop", "remove", "clear", "add", "discard", "update",
+         "setdefault", "popitem", "appendleft", "popleft", "extendleft", "rotate", "sort",
+         "reverse", "difference_update", "intersection_update",
+         "symmetric_difference_update"), ATOMIC_MUT),
+    **dict.fromkeys(
+        ("copy", "count", "index", "keys", "values", "items", "issubset", "issuperset",
+         "isdisjoint", "union", "intersection", "difference", "symmetric_difference"),
+        WHOLE_READ),
+    "get": INDEX_READ,
+}
+
+
+def call_method(obj: Any, meth: str, site: tuple) -> Any:
+    """``obj.meth(...)`` for a container method name: one contents access."""
+    if ACTIVE and _is_container(type(obj)):
+        try:
+            _whole(obj, site, METHOD_KINDS[meth])
+        except Exception:  # pragma: no cover
+            _internal_error()
+    return obj
+
+
+# --------------------------------------------------------------------------
+
+_errors = 0
+
+
+def _internal_error() -> None:  # pragma: no cover - reached only through a racedet bug
+    """A bug in racedet must not change the program: note it once on stderr, go on."""
+    global _errors
+    _errors += 1
+    if _errors == 1:
+        import sys
+        import traceback
+
+        sys.stderr.write("racedet: internal error (please report); detection continues:\n")
+        traceback.print_exc()
+
+
+engine.set_active_hook(set_active)

@@ -1,0 +1,259 @@
+"""Where threads are blocked: the registry behind leak reports and deadlock detection.
+
+Every model of a blocking primitive (channels, select, WaitGroup, locks,
+conditions, events, queues, joins) waits through :func:`wait_for`, which
+marks the calling thread as blocked in a named operation (``"Chan.recv"``,
+``"Lock.acquire"``, ...) for as long as the wait lasts.  A wait without a
+timeout is *indefinite*: when every thread of the program is in one, nothing
+can ever wake them, which is Go's "all goroutines are asleep".
+"""
+
+from __future__ import annotations
+
+import _thread
+import sys
+from typing import Callable, Dict, List, Optional
+
+from racedet import engine, frames
+from racedet.model import BlockedThread, Deadlock
+
+#: Idents of racedet's own threads (the watchdog): never leaks, never counted.
+internal_idents: set = set()
+
+#: Called with the Deadlock when every thread is blocked for good.  The CLI
+#: prints and exits; the pytest plugin fails the running test.
+on_deadlock: Optional[Callable[[Deadlock], None]] = None
+
+#: How often the watchdog looks, and how long a deadlock must stand still.
+POLL = 0.1
+SLICE = 0.05        # wake-up period of interruptible waits
+
+
+class DeadlockAbort(BaseException):
+    """Raised in a test's thread blocked in a deadlock, so the test fails instead of hanging."""
+
+
+def wait_for(what: str, waitfn: Callable[[Optional[float]], bool], timeout: Optional[float] = None) -> bool:
+    """Block in ``waitfn(timeout)`` (None: forever) as operation ``what``.
+
+    ``waitfn`` is a raw wait (a ``_thread`` lock's acquire, a Condition built on
+    raw locks); it returns False on timeout.  The caller keeps its own loop
+    for spurious wake-ups: a wait may return False early when the thread was
+    asked to check for an abort.
+    """
+    ts = engine.current()
+    prev = ts.blocked
+    ts.blocked = (what, timeout is None)
+    ts.block_seq += 1
+    try:
+        if timeout is None:
+            _ensure_watchdog()
+            if ts.abort is not None or _interruptible.get(ts.tid):
+                while True:
+                    if ts.abort is not None:
+                        exc, ts.abort = ts.abort, None
+                        raise exc
+                    if waitfn(SLICE):
+                        return True
+        return waitfn(timeout)
+    finally:
+        ts.blocked = prev
+        ts.block_seq += 1
+
+
+class blocked:
+    """Context manager form, for waits that cannot go through :func:`wait_for`."""
+
+    __slots__ = ("what", "indefinite", "ts", "prev")
+
+    def __init__(self, what: str, indefinite: bool = True) -> None:
+        self.what = what
+        self.indefinite = indefinite
+
+    def __enter__(self) -> "blocked":
+        ts = self.ts = engine.current()
+        self.prev = ts.blocked
+        ts.blocked = (self.what, self.indefinite)
+        ts.block_seq += 1
+        if self.indefinite:
+            _ensure_watchdog()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.ts.blocked = self.prev
+        self.ts.block_seq += 1
+
+
+# --------------------------------------------------------------------------
+# Interruptible threads (pytest: a deadlocked test must fail, not hang)
+
+_interruptible: Dict[int, bool] = {}
+
+
+def set_interruptible(ts: "engine.ThreadState", on: bool) -> None:
+    if on:
+        _interruptible[ts.tid] = True
+    else:
+        _interruptible.pop(ts.tid, None)
+
+
+# --------------------------------------------------------------------------
+# The watchdog
+
+_watchdog_started = False
+_watch_lock = _thread.allocate_lock()
+enabled = True
+
+
+def _ensure_watchdog() -> None:
+    global _watchdog_started
+    if _watchdog_started or not enabled:
+        return
+    with _watch_lock:
+        if _watchdog_started:
+            return
+        _watchdog_started = True
+        _thread.start_new_thread(_watch, ())
+
+
+def _states_by_ident() -> Dict[int, "engine.ThreadState"]:
+    out = {}
+    for ts in list(engine.threads_by_tid.values()):
+        if ts.ident is not None and not ts.finished:
+            out[ts.ident] = ts
+    return out
+
+
+def _python_signal_handlers() -> bool:
+    """A Python signal handler may wake a blocked thread: then nothing is a deadlock."""
+    import signal
+
+    try:
+        for sig in signal.valid_signals():
+            h = signal.getsignal(sig)
+            if callable(h) and h is not signal.default_int_handler:
+                return True
+    except (ValueError, OSError):  # pragma: no cover
+        return True
+    return False
+
+
+# --------------------------------------------------------------------------
+# Timers: racedet's own pending wake-ups (``after``, ``with_timeout``)
+
+#: How many racedet timers are pending.  While one is, a blocked program may
+#: still be woken, so it is not a deadlock (Go: a pending timer).
+pending_timers = 0
+_timer_lock = _thread.allocate_lock()
+
+
+def start_timer(seconds: float, fn: Callable[[], None]) -> Callable[[], None]:
+    """Run ``fn`` after ``seconds`` in a racedet thread; return a cancel function.
+
+    The thread is racedet's own: it is never reported as a leak, but while it
+    is pending, no deadlock is declared.
+    """
+    global pending_timers
+    cancelled = _thread.allocate_lock()
+    cancelled.acquire()     # released = cancelled
+    done = [False]
+
+    def finish() -> None:
+        global pending_timers
+        with _timer_lock:
+            if done[0]:
+                return
+            done[0] = True
+            pending_timers -= 1
+
+    def run() -> None:
+        internal_idents.add(_thread.get_ident())
+        try:
+            if not cancelled.acquire(True, max(0.0, seconds)):
+                try:
+                    fn()
+                except Exception:  # pragma: no cover - timer callbacks are racedet's own
+                    pass
+        finally:
+            finish()
+            internal_idents.discard(_thread.get_ident())
+
+    def cancel() -> None:
+        try:
+            cancelled.release()
+        except RuntimeError:
+            pass
+        finish()
+
+    with _timer_lock:
+        pending_timers += 1
+    _thread.start_new_thread(run, ())
+    return cancel
+
+
+def snapshot_blocked() -> Optional[tuple]:
+    """If every thread is blocked indefinitely, a fingerprint of that state; else None."""
+    current = sys._current_frames()
+    states = _states_by_ident()
+    sig = []
+    for ident in current:
+        if ident in internal_idents:
+            continue
+        ts = states.get(ident)
+        if ts is None or ts.blocked is None or not ts.blocked[1]:
+            return None
+        sig.append((ident, ts.block_seq))
+    if not sig:
+        return None
+    return tuple(sorted(sig))
+
+
+def describe_threads(idents: Optional[List[int]] = None) -> List[BlockedThread]:
+    """Every (or the given) thread: what it is blocked in and its stack."""
+    current = sys._current_frames()
+    states = _states_by_ident()
+    out = []
+    for ident, f in current.items():
+        if ident in internal_idents or (idents is not None and ident not in idents):
+            continue
+        ts = states.get(ident)
+        what = ts.blocked[0] if ts is not None and ts.blocked else "running"
+        out.append(BlockedThread(
+            thread=ts.display_name() if ts else f"thread-{ident}",
+            blocked_in=what,
+            stack=frames.user_stack(f),
+            created_at=frames.to_frames(ts.created_at) if ts else (),
+            test=ts.test if ts else None,
+        ))
+    # Main thread first, then in creation order, as Go prints goroutine 1 first.
+    out.sort(key=lambda b: (not b.thread.startswith("MainThread"),))
+    return out
+
+
+def _watch() -> None:
+    import time
+
+    internal_idents.add(_thread.get_ident())
+    last = None
+    while True:
+        time.sleep(POLL)
+        try:
+            snap = snapshot_blocked()
+            if snap is None or pending_timers or _python_signal_handlers():
+                last = None
+                continue
+            if snap != last:
+                last = snap
+                continue
+            idents = [i for i, _ in snap]
+            dl = Deadlock(tuple(describe_threads(idents)))
+            last = None
+            if on_deadlock is not None:
+                on_deadlock(dl)
+        except Exception:  # pragma: no cover - never let the watchdog die noisily
+            continue
+
+
+def interrupt(ts: "engine.ThreadState", exc: BaseException) -> None:
+    """Make the blocked thread ``ts`` raise ``exc`` (it must be interruptible)."""
+    ts.abort = exc

@@ -1,0 +1,511 @@
+"""The happens-before engine: threads, vector clocks, sync variables and races.
+
+This module owns the detector's state.  Instrumented code reaches it through
+the access core (:mod:`racedet.access_py`), and synchronization models
+(:mod:`racedet.models`, :mod:`racedet.sync`) through the small API below,
+modelled on Go's ``runtime/race``:
+
+``acquire(sv)``        the current thread acquires sync variable ``sv``
+``release(sv)``        the current thread releases ``sv`` (``sv`` := its clock)
+``release_merge(sv)``  like release, but joins into ``sv`` (many releasers)
+``fork()/thread_begin()/thread_end()/join()``  thread lifetime edges
+
+Nothing here creates an edge between user threads by itself: the engine's own
+lock is a raw ``_thread`` lock and is never modelled.
+"""
+
+from __future__ import annotations
+
+import _thread
+import sys
+import weakref
+from typing import Any, Callable, Dict, List, Optional
+
+from racedet import frames
+from racedet.clock import TID_BITS, TID_MASK, TVectorClock, join_into
+from racedet.model import Access, Frame, Race
+
+# --------------------------------------------------------------------------
+# Threads
+
+_sync_lock = _thread.RLock()   # guards sync variables' clocks; never modelled
+
+
+class ThreadState:
+    """What the detector knows about one thread: its vector clock and identity."""
+
+    __slots__ = (
+        "tid", "vc", "clk", "epoch", "name", "thread_ref", "ident", "created_at",
+        "finished", "final_vc", "blocked", "block_seq", "held", "is_goroutine",
+        "test", "abort", "__weakref__",
+    )
+
+    def __init__(self, tid: int, vc: TVectorClock, name: str) -> None:
+        self.tid = tid
+        self.vc = vc
+        vc[tid] = vc.get(tid, 0) + 1
+        self.clk = vc[tid]
+        self.epoch = (self.clk << TID_BITS) | tid
+        self.name = name
+        self.thread_ref: Optional[weakref.ref] = None
+        self.ident: Optional[int] = None
+        self.created_at: tuple = ()          # raw frames (see frames.capture_raw)
+        self.finished = False
+        self.final_vc: Optional[TVectorClock] = None
+        self.blocked: Optional[tuple] = None  # (what, indefinite) while blocked
+        self.block_seq = 0
+        self.held: list = []                 # locks held, for lock-order checking
+        self.is_goroutine = False
+        self.test: Optional[str] = None      # test running when the thread was created
+        self.abort: Optional[BaseException] = None
+
+    def tick(self) -> None:
+        c = self.clk + 1
+        self.clk = c
+        self.vc[self.tid] = c
+        self.epoch = (c << TID_BITS) | self.tid
+
+    def display_name(self) -> str:
+        t = self.thread_ref() if self.thread_ref is not None else None
+        if t is not None:
+            try:
+                self.name = t.name
+            except Exception:  # pragma: no cover - a broken Thread subclass
+                pass
+        return self.name
+
+    def __repr__(self) -> str:
+        return f"<ThreadState {self.tid} {self.name!r} clk={self.clk} |vc|={len(self.vc)}>"
+
+
+class _TLS(_thread._local):
+    ts: Optional[ThreadState] = None
+
+
+_tls = _TLS()
+_next_tid = 1
+threads_by_tid: Dict[int, ThreadState] = {}
+
+
+def _new_tid() -> int:
+    global _next_tid
+    with _sync_lock:
+        tid = _next_tid
+        _next_tid += 1
+    return tid
+
+
+def adopt_current_thread() -> ThreadState:
+    """Give a thread racedet did not see start (main, or a foreign thread) its state.
+
+    Such a thread is ordered with nothing that came before: that is exact for
+    the main thread and the safe assumption for threads started from C.
+    """
+    import threading
+
+    t = threading.current_thread()
+    ts = getattr(t, "_racedet_ts", None)
+    if ts is None:
+        ts = ThreadState(_new_tid(), {}, t.name)
+        ts.thread_ref = weakref.ref(t)
+        try:
+            t._racedet_ts = ts
+        except Exception:  # pragma: no cover - a Thread subclass with __slots__
+            pass
+        threads_by_tid[ts.tid] = ts
+    ts.ident = _thread.get_ident()
+    _tls.ts = ts
+    return ts
+
+
+def current() -> ThreadState:
+    """The state of the calling thread."""
+    ts = _tls.ts
+    if ts is None:
+        ts = adopt_current_thread()
+    return ts
+
+
+# --------------------------------------------------------------------------
+# Sync variables
+
+#: True while a detector session runs.  Synchronization models skip their
+#: engine calls when it is False, so racedet's primitives cost nothing extra
+#: under plain ``python``.
+TRACKING = False
+
+
+class SyncVar:
+    """The clock a synchronization object carries from releasers to acquirers."""
+
+    __slots__ = ("vc",)
+
+    def __init__(self) -> None:
+        self.vc: Optional[TVectorClock] = None
+
+    def __repr__(self) -> str:
+        return f"<SyncVar |vc|={len(self.vc) if self.vc else 0}>"
+
+
+def acquire(sv: SyncVar) -> None:
+    """The calling thread acquires ``sv``: everything released into it happens before now."""
+    vc = sv.vc
+    if vc:
+        ts = _tls.ts or adopt_current_thread()
+        with _sync_lock:
+            join_into(ts.vc, sv.vc)  # type: ignore[arg-type]
+
+
+def acquire_clock(vc: Optional[TVectorClock]) -> None:
+    """Acquire a bare vector clock (a thread's final clock, a queue item's clock)."""
+    if vc:
+        ts = _tls.ts or adopt_current_thread()
+        with _sync_lock:
+            join_into(ts.vc, vc)
+
+
+def release(sv: SyncVar) -> None:
+    """The calling thread releases ``sv``: its clock replaces ``sv``'s."""
+    ts = _tls.ts or adopt_current_thread()
+    with _sync_lock:
+        sv.vc = dict(ts.vc)
+        ts.tick()
+
+
+def release_merge(sv: SyncVar) -> None:
+    """The calling thread releases ``sv`` without forgetting earlier releasers."""
+    ts = _tls.ts or adopt_current_thread()
+    with _sync_lock:
+        if sv.vc is None:
+            sv.vc = dict(ts.vc)
+        else:
+            join_into(sv.vc, ts.vc)
+        ts.tick()
+
+
+def snapshot() -> TVectorClock:
+    """A copy of the calling thread's clock, as a release that a later acquire_clock takes."""
+    ts = _tls.ts or adopt_current_thread()
+    with _sync_lock:
+        vc = dict(ts.vc)
+        ts.tick()
+    return vc
+
+
+# --------------------------------------------------------------------------
+# Thread lifetime
+
+
+def fork(name: str, created_at: tuple = ()) -> ThreadState:
+    """The calling thread is about to start a new thread: make the child's state."""
+    global ACTIVE
+    parent = _tls.ts or adopt_current_thread()
+    with _sync_lock:
+        child = ThreadState(_new_tid(), dict(parent.vc), name)
+        parent.tick()
+        threads_by_tid[child.tid] = child
+    child.created_at = created_at
+    child.test = current_test
+    if _enabled:
+        ACTIVE = True
+        _set_active(True)
+    return child
+
+
+def thread_begin(ts: ThreadState) -> None:
+    """Called first thing in the new thread."""
+    ts.ident = _thread.get_ident()
+    _tls.ts = ts
+
+
+def thread_end(ts: ThreadState) -> None:
+    """Called last thing in a thread: its final clock is what joiners acquire."""
+    with _sync_lock:
+        ts.final_vc = dict(ts.vc)
+        ts.tick()
+    ts.finished = True
+
+
+def join(child: Optional[ThreadState]) -> None:
+    """The calling thread has seen ``child`` end (join returned, is_alive() was False)."""
+    if child is not None and child.final_vc is not None:
+        acquire_clock(child.final_vc)
+
+
+# --------------------------------------------------------------------------
+# Detector switches and callbacks
+
+#: True once a second thread has started: before that, no access can race, so
+#: the access core returns at once.  Read by the access core on every access.
+ACTIVE = False
+_enabled = False
+_set_active: Callable[[bool], None] = lambda on: None   # the access core's switch
+
+#: The pytest node id of the running test, set by the plugin.
+current_test: Optional[str] = None
+
+#: How many caller frames to keep for the previous access of a race.
+history_size = 8
+
+#: Called with every new (not yet seen) Race.  Set by the session.
+on_race: Callable[[Race], None] = lambda race: None
+
+races_seen: Dict[tuple, Race] = {}
+race_count = 0
+
+
+def enable() -> None:
+    """Start recording accesses (once there are two threads)."""
+    global _enabled, ACTIVE
+    _enabled = True
+    if len(threads_by_tid) > 1 or _multi_threaded():
+        ACTIVE = True
+        _set_active(True)
+
+
+def disable() -> None:
+    """Stop recording accesses (sync edges are still kept)."""
+    global _enabled, ACTIVE
+    _enabled = False
+    ACTIVE = False
+    _set_active(False)
+
+
+def _multi_threaded() -> bool:
+    import threading
+
+    return threading.active_count() > 1
+
+
+def set_active_hook(fn: Callable[[bool], None]) -> None:
+    global _set_active
+    _set_active = fn
+    fn(ACTIVE)
+
+
+# --------------------------------------------------------------------------
+# Shadow memory
+#
+# ``shadow`` maps id(obj) to a dict: location key -> per-location state.  The
+# object is held weakly (a callback drops the entry when it dies, before its
+# address can be reused) or, for objects without weakref support (list, dict,
+# cell, ...), strongly, with a sweep that drops those nobody else holds.
+
+REF = object()          # key of the (weak or strong) reference in a shadow dict
+CONTENTS = object()     # key of a container's contents state
+CELL = object()         # key of a cell's state
+
+shadow: Dict[int, Dict[Any, Any]] = {}
+
+
+class _IgnoredShadow(dict):
+    """Shadow of objects whose accesses never race (threading.local, primitives)."""
+
+    def __setitem__(self, k: Any, v: Any) -> None:  # pragma: no cover - never written
+        pass
+
+
+IGNORED = _IgnoredShadow()
+
+
+class _Ref(weakref.ref):
+    __slots__ = ("oid",)
+
+
+def _on_death(r: _Ref) -> None:
+    shadow.pop(r.oid, None)
+
+
+_strong: List[int] = []
+_SWEEP_EVERY = 4096
+_ignored_types: set = set()
+_type_kind: Dict[type, int] = {}
+_KIND_WEAK, _KIND_STRONG, _KIND_IGNORE, _KIND_MODULE = 0, 1, 2, 3
+
+
+def register_ignored_type(t: type) -> None:
+    """Accesses to attributes of instances of ``t`` never race (sync primitives, locals)."""
+    _ignored_types.add(t)
+    _type_kind.clear()
+
+
+def _classify(t: type) -> int:
+    import types
+
+    if issubclass(t, _thread._local) or any(issubclass(t, i) for i in _ignored_types):
+        k = _KIND_IGNORE
+    elif issubclass(t, types.ModuleType):
+        k = _KIND_MODULE
+    elif t.__weakrefoffset__:
+        k = _KIND_WEAK
+    else:
+        k = _KIND_STRONG
+    _type_kind[t] = k
+    return k
+
+
+def new_shadow(obj: Any) -> Dict[Any, Any]:
+    """Make the shadow dict of ``obj`` (first access since it was born)."""
+    t = type(obj)
+    kind = _type_kind.get(t)
+    if kind is None:
+        kind = _classify(t)
+    if kind == _KIND_WEAK:
+        oid = id(obj)
+        try:
+            r = _Ref(obj, _on_death)
+        except TypeError:
+            kind = _KIND_STRONG
+        else:
+            r.oid = oid
+            sh = {REF: r}
+            shadow[oid] = sh
+            return sh
+    if kind == _KIND_STRONG:
+        sh = {REF: obj}
+        oid = id(obj)
+        shadow[oid] = sh
+        _strong.append(oid)
+        if len(_strong) >= _SWEEP_EVERY:
+            sweep()
+        return sh
+    if kind == _KIND_MODULE:
+        d = obj.__dict__
+        sh = shadow.get(id(d))
+        if sh is None:
+            sh = new_shadow(d)
+        return sh
+    return IGNORED
+
+
+def sweep() -> None:
+    """Drop the shadows of strongly held objects that only the shadow still holds."""
+    global _SWEEP_EVERY
+    getrc = sys.getrefcount
+    keep = []
+    for oid in _strong:
+        sh = shadow.get(oid)
+        if sh is None:
+            continue
+        obj = sh.get(REF)
+        # References: the shadow dict, ``obj`` here, and getrefcount's argument.
+        if getrc(obj) <= 3:
+            del shadow[oid]
+        else:
+            keep.append(oid)
+        obj = None
+    _strong[:] = keep
+    # Sweep again when the survivors have doubled, so the cost stays amortised O(1).
+    _SWEEP_EVERY = max(4096, 2 * len(keep))
+
+
+# --------------------------------------------------------------------------
+# Access histories and race reports
+
+LOC_ATTR, LOC_GLOBAL, LOC_CELL, LOC_ITEM, LOC_CONTENTS = range(5)
+_LOC_KIND_NAMES = ("attribute", "global", "cell", "item", "container")
+_SCALAR_KEYS = (int, str, bytes, float, bool, type(None))
+
+
+def _user_frame(f):
+    hidden = frames.is_hidden
+    while f is not None and hidden(f.f_code.co_filename):
+        f = f.f_back
+    return f
+
+
+def hist(site: tuple) -> tuple:
+    """What is kept of an access for a later report: (site, callers, test)."""
+    callers = None
+    if history_size:
+        f = _user_frame(sys._getframe(1))
+        if f is not None:
+            callers = frames.capture_raw(f.f_back, history_size)
+    return (site, callers, current_test)
+
+
+def _site_frame(site: tuple) -> Frame:
+    # site = (filename, lineno, function, qualname)
+    return Frame(site[0], site[1], site[2], site[3])
+
+
+def _safe_repr(key: Any) -> str:
+    if isinstance(key, _SCALAR_KEYS) or (type(key) is tuple and all(isinstance(k, _SCALAR_KEYS) for k in key)):
+        r = repr(key)
+        return r if len(r) <= 60 else r[:57] + "..."
+    return f"<{type(key).__name__} object>"
+
+
+def describe(lk: int, obj: Any, key: Any) -> str:
+    """The location as the user wrote it."""
+    if lk == LOC_ATTR:
+        import types
+
+        if isinstance(obj, type):
+            return f"{obj.__qualname__}.{key}"
+        if isinstance(obj, types.ModuleType):
+            return f"global {key}"
+        return f"{type(obj).__qualname__}.{key}"
+    if lk == LOC_GLOBAL:
+        mod = obj.get("__name__", "?") if isinstance(obj, dict) else "?"
+        return f"global {key}" if mod == "__main__" else f"global {mod}.{key}"
+    if lk == LOC_CELL:
+        return key
+    tn = type(obj).__name__
+    if lk == LOC_ITEM:
+        return f"{tn} item {_safe_repr(key)} of <{tn} at {hex(id(obj))}>"
+    return f"contents of <{tn} at {hex(id(obj))}>"
+
+
+def report(ts: ThreadState, kind: str, site: tuple, pkind: str, pepoch: int,
+           phist: Optional[tuple], lk: int, obj: Any, key: Any) -> None:
+    """A conflict was found: build the Race (once per pair of source lines) and hand it on."""
+    global race_count
+    ptid = pepoch & TID_MASK
+    pts = threads_by_tid.get(ptid)
+    psite = phist[0] if phist else None
+    cur_line = (site[0], site[1])
+    prev_line = (psite[0], psite[1]) if psite else ("?", 0)
+    dkey = (min(cur_line, prev_line), max(cur_line, prev_line))
+    if dkey in races_seen:
+        return
+    f = _user_frame(sys._getframe(1))
+    cur_stack = frames.user_stack(f)
+    if not cur_stack or (cur_stack[0].file, cur_stack[0].line) != cur_line:
+        cur_stack = (_site_frame(site),) + cur_stack[1:]
+    if psite is not None:
+        callers = phist[1]
+        pstack = (_site_frame(psite),) + (frames.to_frames(callers) if callers else ())
+        restored = callers is not None
+        ptest = phist[2]
+    else:  # pragma: no cover - every recorded access keeps its site
+        pstack, restored, ptest = (), False, None
+    race = Race(
+        location=describe(lk, obj, key),
+        address=id(obj),
+        current=Access(kind, ts.display_name(), cur_stack, "running",
+                       frames.to_frames(ts.created_at), True, current_test),
+        previous=Access(pkind, pts.display_name() if pts else f"thread-{ptid}", pstack,
+                        "finished" if pts is not None and pts.finished else "running",
+                        frames.to_frames(pts.created_at) if pts else (), restored, ptest),
+        location_kind=_LOC_KIND_NAMES[lk],
+    )
+    races_seen[dkey] = race
+    race_count += 1
+    on_race(race)
+
+
+def reset_reports() -> None:
+    """Forget which pairs were reported (a new pytest session)."""
+    global race_count
+    races_seen.clear()
+    race_count = 0
+
+
+def stats() -> dict:
+    return {
+        "threads": len(threads_by_tid),
+        "shadowed_objects": len(shadow),
+        "strongly_held": len(_strong),
+        "races": race_count,
+    }

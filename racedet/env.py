@@ -1,0 +1,45 @@
+"""Facts about the running Python, named once so the rest of racedet never compares versions.
+
+This is the only module that looks at ``sys.version_info``; everything that
+differs between 3.10/3.11 and 3.12+ is a named flag here.
+"""
+
+from __future__ import annotations
+
+import sys
+
+PYVERSION = sys.version_info[:2]
+PYPY = sys.implementation.name == "pypy"
+
+#: Free-threaded builds (PEP 703) have no GIL to make one bytecode atomic.
+GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
+
+
+class PYBEHAVIOR:
+    """Version-dependent behaviours that racedet adapts to."""
+
+    #: 3.11+ prints caret ranges in tracebacks from co_positions (PEP 657), so
+    #: rewritten nodes must keep their original column spans, not just lines.
+    positions_in_tracebacks = PYVERSION >= (3, 11)
+
+    #: 3.12+ inlines list/set/dict comprehensions into the enclosing function
+    #: (PEP 709): they no longer have a frame of their own.
+    inlined_comprehensions = PYVERSION >= (3, 12)
+
+    #: 3.12+ has PEP 695 annotation scopes (``def f[T]()``, ``type X = ...``),
+    #: which add symbol tables the AST does not show as scopes.
+    annotation_scopes = PYVERSION >= (3, 12)
+
+    #: 3.13 joins threads through ``_thread._ThreadHandle`` and waits for
+    #: non-daemon threads at exit in C (``_thread._shutdown``).
+    thread_handles = PYVERSION >= (3, 13)
+
+    #: Code objects have ``co_qualname`` (3.11+); earlier, only ``co_name``.
+    co_qualname = PYVERSION >= (3, 11)
+
+
+def qualname_of(code: object) -> str:
+    """The qualified name of a code object on every supported Python."""
+    if PYBEHAVIOR.co_qualname:
+        return code.co_qualname  # type: ignore[attr-defined]
+    return code.co_name  # type: ignore[attr-defined]

@@ -1,0 +1,55 @@
+"""Capturing user-facing stacks: racedet's own frames and thread bootstrap frames never show."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from types import FrameType
+from typing import Optional, Tuple
+
+from racedet import env
+from racedet.model import Frame, TStack
+
+#: Directory of the racedet package: frames from here are never shown to users.
+RACEDET_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_THREADING_FILE = threading.__file__
+_HIDDEN_FILES = {_THREADING_FILE}
+
+#: A raw captured frame: (code object, line number).  Turned into Frame lazily.
+TRawFrame = Tuple[object, int]
+
+
+def is_hidden(filename: str) -> bool:
+    """True for racedet's own files and the threading bootstrap."""
+    return filename.startswith(RACEDET_DIR) or filename in _HIDDEN_FILES
+
+
+def capture_raw(f: Optional[FrameType], limit: int = 32) -> tuple:
+    """Capture (code, line) pairs of ``f`` and its callers, innermost first, skipping hidden frames."""
+    out = []
+    hidden = is_hidden
+    while f is not None and len(out) < limit:
+        co = f.f_code
+        if not hidden(co.co_filename):
+            out.append((co, f.f_lineno))
+        f = f.f_back
+    return tuple(out)
+
+
+def to_frames(raw: tuple) -> TStack:
+    """Turn raw (code, line) pairs into :class:`Frame` records."""
+    return tuple(
+        Frame(os.path.abspath(co.co_filename), line, co.co_name, env.qualname_of(co))
+        for co, line in raw
+    )
+
+
+def user_stack(f: Optional[FrameType], limit: int = 32) -> TStack:
+    """The user-facing stack of frame ``f`` (innermost first)."""
+    return to_frames(capture_raw(f, limit))
+
+
+def caller_stack(depth: int = 1, limit: int = 32) -> TStack:
+    """The user-facing stack of the caller of the caller (racedet frames skipped anyway)."""
+    return user_stack(sys._getframe(depth + 1), limit)
