@@ -20,9 +20,13 @@ _HIDDEN_FILES = {_THREADING_FILE}
 TRawFrame = Tuple[object, int]
 
 
+_RUNPY_FILE = getattr(__import__("runpy"), "__file__", "") or ""
+_HIDDEN_FILES.add(_RUNPY_FILE)
+
+
 def is_hidden(filename: str) -> bool:
-    """True for racedet's own files and the threading bootstrap."""
-    return filename.startswith(RACEDET_DIR) or filename in _HIDDEN_FILES
+    """True for racedet's own files, runpy (``python -m``) and the threading bootstrap."""
+    return filename.startswith(RACEDET_DIR) or filename in _HIDDEN_FILES or filename.startswith("<frozen runpy")
 
 
 def capture_raw(f: Optional[FrameType], limit: int = 32) -> tuple:
@@ -37,10 +41,16 @@ def capture_raw(f: Optional[FrameType], limit: int = 32) -> tuple:
     return tuple(out)
 
 
+def _display_path(filename: str) -> str:
+    if filename.startswith("<"):
+        return filename
+    return os.path.abspath(filename)
+
+
 def to_frames(raw: tuple) -> TStack:
     """Turn raw (code, line) pairs into :class:`Frame` records."""
     return tuple(
-        Frame(os.path.abspath(co.co_filename), line, co.co_name, env.qualname_of(co))
+        Frame(_display_path(co.co_filename), line, co.co_name, env.qualname_of(co))
         for co, line in raw
     )
 

@@ -1,0 +1,130 @@
+"""``python -m racedet [options] script.py [args...]`` / ``-m module``: run a program under the detector."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Dict, List, Optional, Tuple
+
+from racedet.exceptions import ConfigError, RacedetError, UsageError
+
+USAGE = "python -m racedet [options] script.py [args...] | -m module [args...]"
+
+#: Options that take a value (``--opt VALUE`` or ``--opt=VALUE``).
+_VALUED = {"--json", "--sarif", "--exitcode", "--suppressions", "--baseline", "--include",
+           "--exclude", "--history-size", "--strip-path-prefix", "--annotations"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from racedet import __version__
+    from racedet.config import OPTION_HELP as H
+
+    p = _Parser(prog="python -m racedet", usage=USAGE, add_help=True,
+                description="Run a Python program under racedet, the data race detector (like go run -race).")
+    p.add_argument("--version", action="version", version=f"racedet {__version__}")
+    p.add_argument("--json", metavar="PATH", help=H.get("json"))
+    p.add_argument("--sarif", metavar="PATH", help=H.get("sarif"))
+    p.add_argument("--exitcode", metavar="N", help=H.get("exitcode"))
+    p.add_argument("--halt-on-error", action="store_true", default=None, help=H.get("halt_on_error"))
+    p.add_argument("--suppressions", metavar="FILE", help=H.get("suppressions"))
+    p.add_argument("--no-leaks", action="store_true", default=None, help=H.get("leaks"))
+    p.add_argument("--baseline", metavar="FILE", help=H.get("baseline"))
+    p.add_argument("--update-baseline", action="store_true", default=None, help=H.get("update_baseline"))
+    p.add_argument("--include", metavar="GLOB", action="append", help=H.get("include"))
+    p.add_argument("--exclude", metavar="GLOB", action="append", help=H.get("exclude"))
+    p.add_argument("--history-size", metavar="N", help=H.get("history_size"))
+    p.add_argument("--strip-path-prefix", metavar="PREFIX", help=H.get("strip_path_prefix"))
+    p.add_argument("--annotations", metavar="FORMAT", help=H.get("annotations"))
+    return p
+
+
+def split_argv(argv: List[str]) -> Tuple[List[str], Optional[str], Optional[str], List[str]]:
+    """Split into (racedet options, script, module, program args)."""
+    i = 0
+    opts: List[str] = []
+    while i < len(argv):
+        a = argv[i]
+        if a == "-m":
+            if i + 1 >= len(argv):
+                raise UsageError("-m needs a module name")
+            return opts, None, argv[i + 1], argv[i + 2:]
+        if a == "--":
+            i += 1
+            break
+        if a.startswith("-") and a != "-":
+            opts.append(a)
+            if a in _VALUED:
+                if i + 1 >= len(argv):
+                    raise UsageError(f"option {a} needs a value")
+                opts.append(argv[i + 1])
+                i += 1
+            i += 1
+            continue
+        break
+    if i >= len(argv):
+        return opts, None, None, []
+    return opts, argv[i], None, argv[i + 1:]
+
+
+def cli_values(ns: argparse.Namespace) -> Dict[str, Any]:
+    """The options the user gave, as Settings field names (absent ones left out)."""
+    out: Dict[str, Any] = {}
+    for key in ("json", "sarif", "exitcode", "suppressions", "baseline", "history_size",
+                "strip_path_prefix", "annotations", "include", "exclude"):
+        v = getattr(ns, key)
+        if v is not None:
+            out[key] = v
+    if ns.halt_on_error:
+        out["halt_on_error"] = True
+    if ns.no_leaks:
+        out["leaks"] = False
+    if ns.update_baseline:
+        out["update_baseline"] = True
+    return out
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from racedet import config, runner
+    from racedet.models import threads
+    from racedet.session import Session
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        opts, script, module, args = split_argv(argv)
+        ns = _parser().parse_args(opts)
+        if script is None and module is None:
+            raise UsageError(f"no program given (usage: {USAGE})")
+        settings = config.load(cli_values(ns))
+        if script is not None:
+            prepared = runner.prepare_script(script, args)
+        session = Session(settings)
+        session.start()
+        if module is not None:
+            prepared = runner.prepare_module(module, args)
+    except RacedetError as exc:
+        sys.stderr.write(f"racedet: {exc}\n")
+        return 2
+    except OSError as exc:
+        sys.stderr.write(f"racedet: {exc}\n")
+        return 2
+
+    status = runner.execute(*prepared)
+    threads.shutdown_threads()
+    if settings.leaks:
+        session.add_leaks(session.census())
+    from racedet import engine
+
+    engine.disable()
+    try:
+        session.write_outputs()
+    except (OSError, ConfigError) as exc:
+        sys.stderr.write(f"racedet: {exc}\n")
+        return status or 2
+    session.write(session.fmt.summary(session.findings))
+    return session.exit_status(status)
+

@@ -1,0 +1,124 @@
+"""Lock-order inversion (potential deadlock), as TSan's ``lock-order-inversion``.
+
+Each modelled lock gets a small integer id when it is made.  Acquiring lock
+``B`` while holding ``A`` adds the edge ``A -> B`` to a global graph, with the
+stacks of both acquisitions; an edge that closes a cycle is a potential
+deadlock even if this run did not hang.
+
+Re-entering an RLock adds no edge.  A *gate lock* is a lock held at the
+formation of every edge of a cycle (``G`` in ``G, A, B`` / ``G, B, A``): it
+serializes the two paths, so they cannot deadlock, and such a cycle is not
+reported.  That is the safe call: a gate-protected cycle becomes a real
+deadlock only if some third path takes the locks without the gate, and that
+path then forms its own, ungated edge which is reported.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from typing import Callable, Dict, List, Optional, Tuple
+
+from racedet import engine, frames
+from racedet.model import LockAcquisition, LockOrderInversion
+
+_uids = itertools.count(1)
+
+#: (held uid, acquired uid) -> (thread name, acquired stack (raw), held stack (raw), gate uids, held desc, acquired desc)
+edges: Dict[Tuple[int, int], tuple] = {}
+_succ: Dict[int, set] = {}
+_reported: set = set()
+
+on_inversion: Callable[[LockOrderInversion], None] = lambda inv: None
+enabled = True
+
+
+def new_uid() -> int:
+    return next(_uids)
+
+
+def _where(depth: int) -> tuple:
+    f = sys._getframe(depth)
+    hidden = frames.is_hidden
+    while f is not None and hidden(f.f_code.co_filename):
+        f = f.f_back
+    return ((f.f_code, f.f_lineno),) if f is not None else ()
+
+
+def acquired(uid: int, desc: str) -> None:
+    """The calling thread now holds lock ``uid`` (first, not re-entrant, acquisition)."""
+    ts = engine.current()
+    held = ts.held
+    if held and enabled:
+        stack = None
+        for h, hdesc, hstack in held:
+            if h == uid or (h, uid) in edges:
+                continue
+            if stack is None:
+                stack = frames.capture_raw(sys._getframe(1), 16)
+            gates = frozenset(g for g, _, _ in held if g != h)
+            edges[(h, uid)] = (ts.display_name(), stack, hstack, gates, hdesc, desc)
+            _succ.setdefault(h, set()).add(uid)
+            _check_cycle(h, uid)
+        held.append((uid, desc, stack if stack is not None else _where(2)))
+    else:
+        held.append((uid, desc, _where(2)))
+
+
+def released(uid: int) -> None:
+    held = engine.current().held
+    for i in range(len(held) - 1, -1, -1):
+        if held[i][0] == uid:
+            del held[i]
+            return
+
+
+def _path(src: int, dst: int) -> Optional[List[int]]:
+    """A path of lock uids from src to dst in the graph, if any (iterative DFS)."""
+    stack = [(src, [src])]
+    seen = {src}
+    while stack:
+        node, path = stack.pop()
+        if node == dst:
+            return path
+        for nxt in _succ.get(node, ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, path + [nxt]))
+    return None
+
+
+def _check_cycle(h: int, uid: int) -> None:
+    back = _path(uid, h)
+    if back is None:
+        return
+    cycle = [h] + back          # h -> uid -> ... -> h
+    pairs = list(zip(cycle, cycle[1:]))
+    gates = None
+    for p in pairs:
+        g = edges[p][3]
+        gates = g if gates is None else gates & g
+    if gates:
+        return
+    key = frozenset(pairs)
+    if key in _reported:
+        return
+    _reported.add(key)
+    acqs = []
+    for a, b in pairs:
+        thread, stack, hstack, _, hdesc, desc = edges[(a, b)]
+        acqs.append(LockAcquisition(
+            held=hdesc, acquired=desc, thread=thread,
+            stack=frames.to_frames(stack), held_stack=frames.to_frames(hstack)))
+    on_inversion(LockOrderInversion(tuple(acqs)))
+
+
+def reset() -> None:
+    edges.clear()
+    _succ.clear()
+    _reported.clear()
+
+
+def describe(kind: str, uid: int, obj: object, where: str) -> str:
+    return f"{kind} M{uid} at {hex(id(obj))} (created at {where})" if where else f"{kind} M{uid} at {hex(id(obj))}"
+

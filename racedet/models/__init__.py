@@ -1,0 +1,33 @@
+"""Synchronization models of the standard library: threading, queue, concurrent.futures.
+
+``install()`` patches them in place (before user code imports them);
+``uninstall()`` restores the originals (the pytest plugin does, at the end).
+"""
+
+from __future__ import annotations
+
+from racedet.models import futures, locks, queues, threads
+
+_installed = False
+
+
+def install() -> None:
+    global _installed
+    if _installed:
+        return
+    locks.install()
+    threads.install()
+    queues.install()
+    futures.install()
+    _installed = True
+
+
+def uninstall() -> None:
+    global _installed
+    if not _installed:
+        return
+    futures.uninstall()
+    queues.uninstall()
+    threads.uninstall()
+    locks.uninstall()
+    _installed = False

@@ -1,0 +1,116 @@
+"""Model of concurrent.futures: submit -> the task runs; the task's end -> whoever sees it done.
+
+``submit`` reaches the worker through the executor's work queue (a
+``queue.SimpleQueue``, modelled per item) and worker start, so that edge
+needs nothing here.  A future's completion (``set_result``/``set_exception``)
+is a release; ``result()``, ``exception()``, ``done()`` returning True, the
+futures ``as_completed`` yields and ``wait`` returns done, and a done
+callback added to a finished future, acquire it.  ``map`` reads results
+through ``result()``; ``shutdown(wait=True)`` joins the workers.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+from concurrent.futures import _base
+from typing import Any, Iterator
+
+from racedet import engine
+
+Future = _base.Future
+_orig = {
+    "set_result": Future.set_result,
+    "set_exception": Future.set_exception,
+    "result": Future.result,
+    "exception": Future.exception,
+    "done": Future.done,
+    "add_done_callback": Future.add_done_callback,
+    "as_completed": _base.as_completed,
+    "wait": _base.wait,
+}
+
+
+def _sv(f: Any) -> engine.SyncVar:
+    sv = f.__dict__.get("_rd_sv")
+    if sv is None:
+        sv = f.__dict__.setdefault("_rd_sv", engine.SyncVar())
+    return sv
+
+
+def _seen_done(f: Any) -> None:
+    if engine.TRACKING:
+        engine.acquire(_sv(f))
+
+
+def set_result(self: Any, result: Any) -> None:
+    if engine.TRACKING:
+        engine.release_merge(_sv(self))
+    _orig["set_result"](self, result)
+
+
+def set_exception(self: Any, exception: Any) -> None:
+    if engine.TRACKING:
+        engine.release_merge(_sv(self))
+    _orig["set_exception"](self, exception)
+
+
+def result(self: Any, timeout: Any = None) -> Any:
+    try:
+        return _orig["result"](self, timeout)
+    finally:
+        if _orig["done"](self):
+            _seen_done(self)
+
+
+def exception(self: Any, timeout: Any = None) -> Any:
+    try:
+        return _orig["exception"](self, timeout)
+    finally:
+        if _orig["done"](self):
+            _seen_done(self)
+
+
+def done(self: Any) -> bool:
+    d = _orig["done"](self)
+    if d:
+        _seen_done(self)
+    return d
+
+
+def add_done_callback(self: Any, fn: Any) -> None:
+    if _orig["done"](self):
+        _seen_done(self)
+    _orig["add_done_callback"](self, fn)
+
+
+def as_completed(fs: Any, timeout: Any = None) -> Iterator[Any]:
+    for f in _orig["as_completed"](fs, timeout):
+        _seen_done(f)
+        yield f
+
+
+def wait(fs: Any, timeout: Any = None, return_when: str = _base.ALL_COMPLETED) -> Any:
+    res = _orig["wait"](fs, timeout, return_when)
+    for f in res.done:
+        _seen_done(f)
+    return res
+
+
+def install() -> None:
+    Future.set_result = set_result  # type: ignore[method-assign]
+    Future.set_exception = set_exception  # type: ignore[method-assign]
+    Future.result = result  # type: ignore[method-assign]
+    Future.exception = exception  # type: ignore[method-assign]
+    Future.done = done  # type: ignore[method-assign]
+    Future.add_done_callback = add_done_callback  # type: ignore[method-assign]
+    _base.as_completed = as_completed
+    _base.wait = wait
+    cf.as_completed = as_completed
+    cf.wait = wait
+
+
+def uninstall() -> None:
+    for name in ("set_result", "set_exception", "result", "exception", "done", "add_done_callback"):
+        setattr(Future, name, _orig[name])
+    _base.as_completed = cf.as_completed = _orig["as_completed"]
+    _base.wait = cf.wait = _orig["wait"]

@@ -1,0 +1,456 @@
+"""Models of threading's locks and signals: Lock, RLock, Condition, Semaphore, Event, Barrier.
+
+Each model behaves exactly like the primitive it stands for and adds the
+happens-before edges of its operations:
+
+* Lock/RLock: release -> a later acquire (a failed non-blocking acquire gives none);
+* Condition: through its lock (notify needs the lock, wait re-acquires it);
+* Semaphore/BoundedSemaphore: release -> an acquire it lets through;
+* Event: set -> a wait() or is_set() that returns True;
+* Barrier: every arrival of a cycle -> every departure of that cycle.
+
+Only primitives made by user code are modelled.  The ones the standard
+library makes for its own bookkeeping (a Queue's mutex, a Future's condition,
+a Thread's start event, logging's handler locks) stay raw: racedet models
+those components at their API (an item put -> its get), and their internal
+locks would otherwise order unrelated threads and hide races, depending on
+timing.
+"""
+
+from __future__ import annotations
+
+import _thread
+import sys
+import threading
+from typing import Any, Optional
+
+from racedet import blocking, engine, lockorder
+
+_orig = {
+    "Lock": threading.Lock,
+    "RLock": threading.RLock,
+    "Condition": threading.Condition,
+    "Semaphore": threading.Semaphore,
+    "BoundedSemaphore": threading.BoundedSemaphore,
+    "Event": threading.Event,
+    "Barrier": threading.Barrier,
+}
+_allocate_lock = _thread.allocate_lock
+_RawRLock = _thread.RLock
+TIMEOUT_MAX = threading.TIMEOUT_MAX
+
+#: Modules whose primitives are bookkeeping, modelled at a higher level or
+#: never used to order user data.  Matched on ``__name__`` prefixes.
+EXEMPT_PREFIXES = (
+    "threading", "queue", "concurrent.futures", "logging", "racedet", "importlib",
+    "_pytest", "pytest", "pluggy", "xdist", "execnet", "coverage", "pytest_timeout",
+    "pytest_cov", "pytest_racedet", "multiprocessing.util",
+)
+_exempt_cache: dict = {}
+
+
+def _user_caller(depth: int = 2) -> bool:
+    """Was the primitive made by user code (not by an exempt module)?"""
+    try:
+        name = sys._getframe(depth).f_globals.get("__name__", "")
+    except ValueError:  # pragma: no cover
+        return True
+    r = _exempt_cache.get(name)
+    if r is None:
+        r = _exempt_cache[name] = not any(
+            name == p or name.startswith(p + ".") for p in EXEMPT_PREFIXES)
+    return r
+
+
+def _where(depth: int) -> str:
+    f = sys._getframe(depth)
+    import os
+
+    return f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno}"
+
+
+def _check_acquire_args(blocking_: bool, timeout: float) -> None:
+    if not blocking_ and timeout != -1:
+        raise ValueError("can't specify a timeout for a non-blocking call")
+    if timeout < 0 and timeout != -1:
+        raise ValueError("timeout value must be positive")
+    if timeout > TIMEOUT_MAX:
+        raise OverflowError("timeout value is too large")
+
+
+class _Factory(type):
+    """Metaclass of the public names: calling makes a model (user code) or a raw primitive.
+
+    A user class that subclasses one of them (``class Flag(threading.Event)``)
+    is built on the model instead, so its instances keep their edges.
+    """
+
+    def __new__(mcls, name: str, bases: tuple, ns: dict, **kw: Any) -> Any:
+        if any(isinstance(b, _Factory) for b in bases):
+            bases = tuple(b._model if isinstance(b, _Factory) else b for b in bases)
+            return type(name, bases, ns, **kw)
+        return super().__new__(mcls, name, bases, ns, **kw)
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        return isinstance(obj, cls._model) or isinstance(obj, cls._raw_type)
+
+
+# --------------------------------------------------------------------------
+# Lock
+
+
+class ModelLock:
+    """A ``threading.Lock`` whose release/acquire pairs are happens-before edges."""
+
+    __slots__ = ("_lock", "_sv", "_uid", "_desc", "__weakref__")
+
+    def __init__(self, where: str = "") -> None:
+        self._lock = _allocate_lock()
+        self._sv = engine.SyncVar()
+        self._uid = lockorder.new_uid()
+        self._desc = lockorder.describe("Lock", self._uid, self, where)
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        lk = self._lock
+        if blocking is not True or timeout != -1:
+            _check_acquire_args(blocking, timeout)
+        if lk.acquire(False):
+            ok = True
+        elif not blocking:
+            return False
+        else:
+            ok = _wait("Lock.acquire", lk, timeout)
+        if ok and engine.TRACKING:
+            engine.acquire(self._sv)
+            lockorder.acquired(self._uid, self._desc)
+        return ok
+
+    __enter__ = acquire
+
+    def release(self) -> None:
+        if not self._lock.locked():
+            self._lock.release()  # raises the real RuntimeError
+        if engine.TRACKING:
+            lockorder.released(self._uid)
+            engine.release(self._sv)
+        self._lock.release()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+    def _at_fork_reinit(self) -> None:
+        self._lock._at_fork_reinit()
+
+    def __repr__(self) -> str:
+        state = "locked" if self._lock.locked() else "unlocked"
+        return f"<{state} racedet Lock object at {hex(id(self))}>"
+
+
+def _wait(what: str, lk: Any, timeout: float) -> bool:
+    def w(t: Optional[float]) -> bool:
+        return lk.acquire(True, -1 if t is None else t)
+
+    return blocking.wait_for(what, w, None if timeout < 0 else timeout)
+
+
+class Lock(metaclass=_Factory):
+    """``threading.Lock``: a model when user code makes it, a raw lock otherwise."""
+
+    _model = ModelLock
+    _raw_type = type(_allocate_lock())
+
+    def __new__(cls) -> Any:  # type: ignore[misc]
+        if _user_caller():
+            return ModelLock(_where(2))
+        return _allocate_lock()
+
+
+# --------------------------------------------------------------------------
+# RLock
+
+
+class ModelRLock:
+    """A ``threading.RLock``: only the outermost acquire/release are edges."""
+
+    __slots__ = ("_lock", "_sv", "_owner", "_count", "_uid", "_desc", "__weakref__")
+
+    def __init__(self, where: str = "") -> None:
+        self._lock = _RawRLock()
+        self._sv = engine.SyncVar()
+        self._owner: Optional[int] = None
+        self._count = 0
+        self._uid = lockorder.new_uid()
+        self._desc = lockorder.describe("RLock", self._uid, self, where)
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        me = _thread.get_ident()
+        if self._owner == me:
+            self._lock.acquire()
+            self._count += 1
+            return True
+        if blocking is not True or timeout != -1:
+            _check_acquire_args(blocking, timeout)
+        lk = self._lock
+        if lk.acquire(False):
+            ok = True
+        elif not blocking:
+            return False
+        else:
+            ok = _wait("Lock.acquire", lk, timeout)
+        if ok:
+            self._owner = me
+            self._count = 1
+            if engine.TRACKING:
+                engine.acquire(self._sv)
+                lockorder.acquired(self._uid, self._desc)
+        return ok
+
+    __enter__ = acquire
+
+    def release(self) -> None:
+        if self._owner != _thread.get_ident():
+            self._lock.release()  # raises the real RuntimeError
+        self._count -= 1
+        if self._count == 0:
+            self._owner = None
+            if engine.TRACKING:
+                lockorder.released(self._uid)
+                engine.release(self._sv)
+        self._lock.release()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    # The protocol threading.Condition uses to wait on an RLock.
+    def _is_owned(self) -> bool:
+        return self._owner == _thread.get_ident()
+
+    def _release_save(self) -> tuple:
+        if self._owner != _thread.get_ident():
+            raise RuntimeError("cannot release un-acquired lock")
+        count = self._count
+        self._count = 0
+        self._owner = None
+        if engine.TRACKING:
+            lockorder.released(self._uid)
+            engine.release(self._sv)
+        return (self._lock._release_save(), count)
+
+    def _acquire_restore(self, state: tuple) -> None:
+        raw_state, count = state
+        self._lock._acquire_restore(raw_state)
+        self._owner = _thread.get_ident()
+        self._count = count
+        if engine.TRACKING:
+            engine.acquire(self._sv)
+            lockorder.acquired(self._uid, self._desc)
+
+    def _recursion_count(self) -> int:
+        return self._count if self._owner == _thread.get_ident() else 0
+
+    def locked(self) -> bool:
+        return self._owner is not None
+
+    def _at_fork_reinit(self) -> None:
+        self._lock._at_fork_reinit()
+        self._owner = None
+        self._count = 0
+
+    def __repr__(self) -> str:
+        state = "locked" if self._owner is not None else "unlocked"
+        return (f"<{state} racedet RLock object owner={self._owner} "
+                f"count={self._count} at {hex(id(self))}>")
+
+
+class RLock(metaclass=_Factory):
+    """``threading.RLock``: a model when user code makes it, a raw RLock otherwise."""
+
+    _model = ModelRLock
+    _raw_type = type(_RawRLock())
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
+        if _user_caller():
+            return ModelRLock(_where(2))
+        return _RawRLock(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------
+# Condition, Semaphore, Event, Barrier: subclasses of threading's own classes,
+# built on raw internals, with the edges added at their public operations.
+
+
+class ModelCondition(_orig["Condition"]):  # type: ignore[misc, valid-type]
+    """``threading.Condition`` on a modelled lock; waits are visible to the deadlock detector."""
+
+    def __init__(self, lock: Any = None) -> None:
+        if lock is None:
+            lock = ModelRLock(_where(3))
+        super().__init__(lock)
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        return blocking.wait_for("Condition.wait", super().wait, timeout)
+
+
+class ModelSemaphore(_orig["Semaphore"]):  # type: ignore[misc, valid-type]
+    """``threading.Semaphore``: release -> the acquire it lets through."""
+
+    def __init__(self, value: int = 1) -> None:
+        super().__init__(value)
+        self._rd_sv = engine.SyncVar()
+
+    def acquire(self, blocking: bool = True, timeout: Optional[float] = None) -> bool:
+        sup = super().acquire
+        if not blocking:
+            ok = sup(False)
+        elif sup(False):
+            ok = True
+        else:
+            ok = _blocking_acquire("Semaphore.acquire", sup, timeout)
+        if ok and engine.TRACKING:
+            engine.acquire(self._rd_sv)
+        return ok
+
+    __enter__ = acquire
+
+    def release(self, n: int = 1) -> None:
+        if engine.TRACKING:
+            engine.release_merge(self._rd_sv)
+        super().release(n)
+
+
+def _blocking_acquire(what: str, sup: Any, timeout: Optional[float]) -> bool:
+    if timeout is not None and timeout < 0:
+        raise ValueError("can't specify negative timeout")
+    return blocking.wait_for(what, lambda t: sup(True, t), timeout)
+
+
+class ModelBoundedSemaphore(ModelSemaphore):
+    """``threading.BoundedSemaphore`` with the edges of :class:`ModelSemaphore`."""
+
+    def __init__(self, value: int = 1) -> None:
+        super().__init__(value)
+        self._initial_value = value
+
+    def release(self, n: int = 1) -> None:
+        if n < 1:
+            raise ValueError("n must be one or more")
+        with self._cond:
+            if self._value + n > self._initial_value:
+                raise ValueError("Semaphore released too many times")
+        super().release(n)
+
+
+class ModelEvent(_orig["Event"]):  # type: ignore[misc, valid-type]
+    """``threading.Event``: set -> a wait() or is_set() that returns True."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rd_sv = engine.SyncVar()
+
+    def set(self) -> None:
+        if engine.TRACKING:
+            engine.release_merge(self._rd_sv)
+        super().set()
+
+    def is_set(self) -> bool:
+        r = super().is_set()
+        if r and engine.TRACKING:
+            engine.acquire(self._rd_sv)
+        return r
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        sup = super().wait
+        r = sup(0) if timeout is None else False
+        if not r:
+            r = blocking.wait_for("Event.wait", sup, timeout)
+        if r and engine.TRACKING:
+            engine.acquire(self._rd_sv)
+        return r
+
+
+class ModelBarrier(_orig["Barrier"]):  # type: ignore[misc, valid-type]
+    """``threading.Barrier``: all arrivals of a cycle happen before all its departures."""
+
+    def __init__(self, parties: int, action: Any = None, timeout: Optional[float] = None) -> None:
+        super().__init__(parties, action, timeout)
+        self._rd_lock = _allocate_lock()
+        self._rd_gen = 0
+        self._rd_arrived = 0
+        self._rd_svs: dict = {}
+
+    def wait(self, timeout: Optional[float] = None) -> int:
+        tracking = engine.TRACKING
+        if tracking:
+            with self._rd_lock:
+                gen = self._rd_gen
+                sv = self._rd_svs.get(gen)
+                if sv is None:
+                    sv = self._rd_svs[gen] = engine.SyncVar()
+                    self._rd_svs.pop(gen - 2, None)
+                engine.release_merge(sv)
+                self._rd_arrived += 1
+                if self._rd_arrived >= self._parties:
+                    self._rd_gen += 1
+                    self._rd_arrived = 0
+        try:
+            with blocking.blocked("Barrier.wait", timeout is None and self._timeout is None):
+                idx = super().wait(timeout)
+        except threading.BrokenBarrierError:
+            with self._rd_lock:
+                self._rd_gen += 1
+                self._rd_arrived = 0
+            raise
+        if tracking:
+            engine.acquire(sv)
+        return idx
+
+    def reset(self) -> None:
+        with self._rd_lock:
+            self._rd_gen += 1
+            self._rd_arrived = 0
+        super().reset()
+
+
+def _factory(name: str, model: type) -> type:
+    orig = _orig[name]
+
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+        if _user_caller():
+            return model(*args, **kwargs)
+        return orig(*args, **kwargs)
+
+    return _Factory(name, (), {
+        "__new__": __new__, "_model": model, "_raw_type": orig,
+        "__doc__": f"``threading.{name}``: a model when user code makes it, else the original.",
+        "__module__": "threading",
+    })
+
+
+Condition = _factory("Condition", ModelCondition)
+Semaphore = _factory("Semaphore", ModelSemaphore)
+BoundedSemaphore = _factory("BoundedSemaphore", ModelBoundedSemaphore)
+Event = _factory("Event", ModelEvent)
+Barrier = _factory("Barrier", ModelBarrier)
+
+MODEL_TYPES = (ModelLock, ModelRLock, ModelCondition, ModelSemaphore, ModelEvent, ModelBarrier)
+
+
+def install() -> None:
+    """Put the factories in place of threading's public names."""
+    threading.Lock = Lock  # type: ignore[misc, assignment]
+    threading.RLock = RLock  # type: ignore[misc, assignment]
+    threading.Condition = Condition  # type: ignore[misc, assignment]
+    threading.Semaphore = Semaphore  # type: ignore[misc, assignment]
+    threading.BoundedSemaphore = BoundedSemaphore  # type: ignore[misc, assignment]
+    threading.Event = Event  # type: ignore[misc, assignment]
+    threading.Barrier = Barrier  # type: ignore[misc, assignment]
+    for t in MODEL_TYPES:
+        engine.register_ignored_type(t)
+
+
+def uninstall() -> None:
+    for name, orig in _orig.items():
+        setattr(threading, name, orig)

@@ -1,0 +1,200 @@
+"""Model of the queue module: ``put`` happens before the ``get`` that receives that item.
+
+Each queue keeps, beside its items, the clock of every pending put, keyed by
+the item's identity (the queue holds the item, so the identity is stable
+while it waits).  Two puts of the very same object share one entry whose
+clock joins both: a get of it is then ordered after both puts, which can hide
+a race but never invents one.  The queue's own mutex and conditions stay raw
+(see :mod:`racedet.models.locks`), so a get is not ordered after puts of
+other items, whatever the timing.
+"""
+
+from __future__ import annotations
+
+import _thread
+import queue
+from typing import Any, Optional
+
+from racedet import blocking, engine
+from racedet.clock import join_into
+
+_orig = {
+    "Queue": queue.Queue,
+    "LifoQueue": queue.LifoQueue,
+    "PriorityQueue": queue.PriorityQueue,
+    "SimpleQueue": queue.SimpleQueue,
+}
+
+
+def _record(clocks: dict, item: Any) -> None:
+    vc = engine.snapshot()
+    ent = clocks.get(id(item))
+    if ent is None:
+        clocks[id(item)] = [1, vc]
+    else:
+        ent[0] += 1
+        join_into(ent[1], vc)
+
+
+def _take(clocks: dict, item: Any) -> None:
+    ent = clocks.get(id(item))
+    if ent is None:
+        return
+    ent[0] -= 1
+    if ent[0] <= 0:
+        del clocks[id(item)]
+    engine.acquire_clock(ent[1])
+
+
+class _ItemEdges:
+    """Mixin for Queue and its subclasses: ``_put``/``_get`` run under the queue's mutex."""
+
+    _rd_clocks: dict
+
+    def _put(self, item: Any) -> None:
+        if engine.TRACKING:
+            try:
+                clocks = self._rd_clocks
+            except AttributeError:
+                clocks = self._rd_clocks = {}
+            _record(clocks, item)
+        super()._put(item)  # type: ignore[misc]
+
+    def _get(self) -> Any:
+        item = super()._get()  # type: ignore[misc]
+        if engine.TRACKING:
+            clocks = getattr(self, "_rd_clocks", None)
+            if clocks:
+                _take(clocks, item)
+        return item
+
+    def get(self, block: bool = True, timeout: Optional[float] = None) -> Any:
+        if not block:
+            return super().get(False)  # type: ignore[misc]
+        sup = super().get  # type: ignore[misc]
+        box: list = []
+
+        def w(t: Optional[float]) -> bool:
+            try:
+                box.append(sup(True, t))
+            except queue.Empty:
+                if t is not None and t < 0:
+                    raise
+                return False
+            return True
+
+        if blocking.wait_for("Queue.get", w, timeout):
+            return box[0]
+        raise queue.Empty
+
+    def put(self, item: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        if not block or self.maxsize <= 0:  # type: ignore[attr-defined]
+            return super().put(item, block, timeout)  # type: ignore[misc]
+        sup = super().put  # type: ignore[misc]
+
+        def w(t: Optional[float]) -> bool:
+            try:
+                sup(item, True, t)
+            except queue.Full:
+                if t is not None and t < 0:
+                    raise
+                return False
+            return True
+
+        if not blocking.wait_for("Queue.put", w, timeout):
+            raise queue.Full
+
+    def task_done(self) -> None:
+        """task_done -> the join() it releases (workers' results are then visible)."""
+        if engine.TRACKING:
+            engine.release_merge(_done_sv(self))
+        super().task_done()  # type: ignore[misc]
+
+    def join(self) -> None:
+        sup = super().join  # type: ignore[misc]
+        with blocking.blocked("Queue.join"):
+            sup()
+        if engine.TRACKING:
+            engine.acquire(_done_sv(self))
+
+
+def _done_sv(q: Any) -> engine.SyncVar:
+    sv = q.__dict__.get("_rd_done")
+    if sv is None:
+        sv = q.__dict__.setdefault("_rd_done", engine.SyncVar())
+    return sv
+
+
+class Queue(_ItemEdges, _orig["Queue"]):  # type: ignore[misc, valid-type]
+    """``queue.Queue`` with put -> get edges per item."""
+
+
+class LifoQueue(_ItemEdges, _orig["LifoQueue"]):  # type: ignore[misc, valid-type]
+    """``queue.LifoQueue`` with put -> get edges per item."""
+
+
+class PriorityQueue(_ItemEdges, _orig["PriorityQueue"]):  # type: ignore[misc, valid-type]
+    """``queue.PriorityQueue`` with put -> get edges per item."""
+
+
+class SimpleQueue(_orig["SimpleQueue"]):  # type: ignore[misc, valid-type]
+    """``queue.SimpleQueue`` with put -> get edges per item (it has no _put/_get hooks)."""
+
+    def put(self, item: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        if engine.TRACKING:
+            clocks, lock = _simple_state(self)
+            with lock:
+                _record(clocks, item)
+        super().put(item, block, timeout)
+
+    put_nowait = put  # type: ignore[assignment]
+
+    def get(self, block: bool = True, timeout: Optional[float] = None) -> Any:
+        if block and timeout is None:
+            sup = super().get
+            box: list = []
+
+            def w(t: Optional[float]) -> bool:
+                try:
+                    box.append(sup(True, t))
+                except queue.Empty:
+                    return False
+                return True
+
+            blocking.wait_for("Queue.get", w, None)
+            item = box[0]
+        else:
+            item = super().get(block, timeout)
+        if engine.TRACKING:
+            clocks, lock = _simple_state(self)
+            with lock:
+                _take(clocks, item)
+        return item
+
+    def get_nowait(self) -> Any:
+        return self.get(False)
+
+
+_simple_lock = _thread.allocate_lock()
+
+
+def _simple_state(q: Any) -> tuple:
+    st = q.__dict__.get("_rd_state")
+    if st is None:
+        with _simple_lock:
+            st = q.__dict__.get("_rd_state")
+            if st is None:
+                st = q.__dict__["_rd_state"] = ({}, _thread.allocate_lock())
+    return st
+
+
+def install() -> None:
+    queue.Queue = Queue  # type: ignore[misc]
+    queue.LifoQueue = LifoQueue  # type: ignore[misc]
+    queue.PriorityQueue = PriorityQueue  # type: ignore[misc]
+    queue.SimpleQueue = SimpleQueue  # type: ignore[misc]
+
+
+def uninstall() -> None:
+    for name, orig in _orig.items():
+        setattr(queue, name, orig)

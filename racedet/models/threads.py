@@ -1,0 +1,93 @@
+"""Model of thread lifetime: start (parent -> child), join and is_alive (child's end -> observer).
+
+``threading.Thread`` itself is patched, not replaced, so subclasses, Timer and
+the threads the standard library starts (executor workers) are all covered.
+The child's state is made in ``start()`` (in the parent, where the creation
+stack is) and bound first thing in the child; its final clock is taken last
+thing in the child, before any join can return.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import weakref
+from typing import Optional
+
+from racedet import blocking, engine, frames
+
+_Thread = threading.Thread
+_orig_start = _Thread.start
+_orig_bootstrap_inner = _Thread._bootstrap_inner  # type: ignore[attr-defined]
+_orig_join = _Thread.join
+_orig_is_alive = _Thread.is_alive
+_orig_shutdown = threading._shutdown  # type: ignore[attr-defined]
+
+
+def start(self: threading.Thread) -> None:
+    if engine.TRACKING and getattr(self, "_racedet_ts", None) is None:
+        ts = engine.fork(self.name, frames.capture_raw(sys._getframe(1)))
+        ts.thread_ref = weakref.ref(self)
+        self._racedet_ts = ts  # type: ignore[attr-defined]
+    _orig_start(self)
+
+
+def _bootstrap_inner(self: threading.Thread) -> None:
+    ts = getattr(self, "_racedet_ts", None)
+    if ts is not None:
+        engine.thread_begin(ts)
+    try:
+        _orig_bootstrap_inner(self)
+    finally:
+        if ts is not None:
+            engine.thread_end(ts)
+
+
+def join(self: threading.Thread, timeout: Optional[float] = None) -> None:
+    if timeout is not None or not self.is_alive() or self is threading.current_thread():
+        _orig_join(self, timeout)
+    else:
+        def w(t: Optional[float]) -> bool:
+            _orig_join(self, t)
+            return not _orig_is_alive(self)
+
+        blocking.wait_for("Thread.join", w, None)
+    if engine.TRACKING and not _orig_is_alive(self):
+        engine.join(getattr(self, "_racedet_ts", None))
+
+
+def is_alive(self: threading.Thread) -> bool:
+    alive = _orig_is_alive(self)
+    if not alive and engine.TRACKING:
+        ts = getattr(self, "_racedet_ts", None)
+        if ts is not None and ts.final_vc is not None:
+            engine.join(ts)
+    return alive
+
+
+def _shutdown() -> None:
+    """Python's exit waits for non-daemon threads: visible to the deadlock detector."""
+    with blocking.blocked("Thread.join"):
+        _orig_shutdown()
+
+
+def install() -> None:
+    _Thread.start = start  # type: ignore[method-assign]
+    _Thread._bootstrap_inner = _bootstrap_inner  # type: ignore[attr-defined]
+    _Thread.join = join  # type: ignore[method-assign]
+    _Thread.is_alive = is_alive  # type: ignore[method-assign]
+    threading._shutdown = _shutdown  # type: ignore[attr-defined]
+
+
+def uninstall() -> None:
+    _Thread.start = _orig_start  # type: ignore[method-assign]
+    _Thread._bootstrap_inner = _orig_bootstrap_inner  # type: ignore[attr-defined]
+    _Thread.join = _orig_join  # type: ignore[method-assign]
+    _Thread.is_alive = _orig_is_alive  # type: ignore[method-assign]
+    threading._shutdown = _orig_shutdown  # type: ignore[attr-defined]
+
+
+def shutdown_threads() -> None:
+    """Wait for non-daemon threads now, as Python's exit would (idempotent)."""
+    threading._shutdown()  # type: ignore[attr-defined]
+
