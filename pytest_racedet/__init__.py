@@ -1,0 +1,1 @@
+"""pytest-racedet: ``pytest --race`` runs every test under racedet."""

@@ -1,0 +1,87 @@
+"""Run programs under ``python -m racedet`` and read what it found."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Result:
+    """What one run produced: exit status, output and the JSON report."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    report: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def races(self) -> List[Dict[str, Any]]:
+        return self.report.get("races", [])
+
+    @property
+    def leaks(self) -> List[Dict[str, Any]]:
+        return self.report.get("leaks", [])
+
+    def race_lines(self) -> List[Tuple[int, int]]:
+        """Each race as the sorted pair of (current, previous) access lines."""
+        return sorted(
+            tuple(sorted((r["current"]["stack"][0]["line"], r["previous"]["stack"][0]["line"])))
+            for r in self.races
+        )
+
+
+def env(extra: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    e = dict(os.environ)
+    e.pop("RACEDET_OPTIONS", None)
+    e.pop("GITHUB_ACTIONS", None)
+    e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
+    if extra:
+        e.update(extra)
+    return e
+
+
+def write(tmp_path: Path, source: str, name: str = "prog.py") -> Path:
+    p = tmp_path / name
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(textwrap.dedent(source).lstrip("\n"))
+    return p
+
+
+def run_racedet(tmp_path: Path, source: Optional[str] = None, *args: str, script: Optional[Path] = None,
+                options: Sequence[str] = (), extra_env: Optional[Dict[str, str]] = None,
+                timeout: float = 60, cwd: Optional[Path] = None, stdin: Optional[str] = None) -> Result:
+    """Run ``source`` (written to tmp_path/prog.py) or ``script`` under ``python -m racedet --json``."""
+    if script is None:
+        assert source is not None
+        script = write(tmp_path, source)
+    out = tmp_path / "racedet-report.json"
+    if out.exists():
+        out.unlink()
+    cmd = [sys.executable, "-m", "racedet", "--json", str(out), *options, str(script), *args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env(extra_env),
+                       cwd=str(cwd or tmp_path), input=stdin)
+    report = json.loads(out.read_text()) if out.exists() else {}
+    return Result(p.returncode, p.stdout, p.stderr, report)
+
+
+def run_plain(script: Path, *args: str, timeout: float = 60, cwd: Optional[Path] = None) -> Result:
+    p = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
+                       timeout=timeout, env=env(), cwd=str(cwd or script.parent))
+    return Result(p.returncode, p.stdout, p.stderr)
+
+
+def line_of(source: str, marker: str) -> int:
+    """1-based line number of the line of ``source`` (dedented) containing ``marker``."""
+    for i, line in enumerate(textwrap.dedent(source).lstrip("\n").splitlines(), 1):
+        if marker in line:
+            return i
+    raise AssertionError(f"marker {marker!r} not in source")
