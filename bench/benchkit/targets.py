@@ -1,0 +1,92 @@
+"""The issue's targets (issue 6, section 2), checked against one run's results.
+
+Each check says met / NOT met / n/a with the figure that decided it, so
+RESULTS.md can quote them as they are.  The start-up entry is judged by the
+time it adds, not by a ratio, and is left out of the geometric means and the
+per-workload limits (a hello-world's ratio says nothing about workloads).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+from benchkit.stats import EntryResult, geomean, group_geomeans, spread
+from benchkit.suite import STARTUP
+
+GEOMEAN_SLOWDOWN = 4.0
+MAX_SLOWDOWN = 10.0
+SINGLE_SLOWDOWN = 3.0
+MAX_MEMORY = 2.0
+FLAT_SPREAD = 1.5
+STARTUP_ADDED_MS = 150.0
+
+
+@dataclass(frozen=True)
+class Check:
+    target: str
+    met: Optional[bool]   # None: could not be judged (entries skipped, failed or not run)
+    figure: str
+
+    @property
+    def verdict(self) -> str:
+        return "n/a" if self.met is None else ("met" if self.met else "NOT met")
+
+
+def _by_name(results: Sequence[EntryResult], name: str) -> Optional[EntryResult]:
+    return next((r for r in results if r.name == name and r.status == "ok"), None)
+
+
+def suite_geomean(results: Sequence[EntryResult], attr: str) -> Optional[float]:
+    """Geometric mean over groups (scaling counts once), start-up excluded."""
+    return geomean(group_geomeans(results, attr, exclude=(STARTUP,)).values())
+
+
+def startup_added_ms(results: Sequence[EntryResult]) -> Optional[float]:
+    r = _by_name(results, STARTUP)
+    if r is None or r.racedet.wall is None or r.plain.wall is None:
+        return None
+    return (r.racedet.wall - r.plain.wall) * 1000
+
+
+def scaling_spread(results: Sequence[EntryResult], tag: str, mode: str = "racedet") -> Optional[float]:
+    """max/min of the in-process cost per operation across one scaling dimension."""
+    rows = [r for r in results if tag in r.tags and r.status == "ok"]
+    return spread(r.mode(mode).ns_per_op for r in rows)
+
+
+def _check(target: str, value: Optional[float], limit: float, fmt: str, extra: str = "",
+           strict: bool = False) -> Check:
+    if value is None:
+        return Check(target, None, "not measured")
+    met = value < limit if strict else value <= limit
+    return Check(target, met, fmt.format(value) + extra)
+
+
+def evaluate(results: Sequence[EntryResult]) -> List[Check]:
+    """All targets, in the issue's order."""
+    workloads = [r for r in results if r.name != STARTUP and r.status == "ok"]
+    checks = [_check(f"geometric mean slowdown <= {GEOMEAN_SLOWDOWN:g}x",
+                     suite_geomean(results, "time_ratio"), GEOMEAN_SLOWDOWN, "{:.2f}x")]
+    worst = max(workloads, key=lambda r: r.time_ratio or 0, default=None)
+    checks.append(_check(f"no workload above {MAX_SLOWDOWN:g}x",
+                         worst.time_ratio if worst else None, MAX_SLOWDOWN, "{:.2f}x",
+                         f" (worst: {worst.name})" if worst else ""))
+    single = _by_name(results, "single")
+    checks.append(_check(f"single-threaded <= {SINGLE_SLOWDOWN:g}x",
+                         single.time_ratio if single else None, SINGLE_SLOWDOWN, "{:.2f}x"))
+    fattest = max(workloads, key=lambda r: r.mem_ratio or 0, default=None)
+    checks.append(_check(f"peak memory <= {MAX_MEMORY:g}x on every workload",
+                         fattest.mem_ratio if fattest else None, MAX_MEMORY, "{:.2f}x",
+                         f" (worst: {fattest.name})" if fattest else ""))
+    for tag, label in (("threads", "2 -> 32 threads"), ("locations", "10^3 -> 10^6 locations")):
+        checks.append(_check(f"cost per access flat within {FLAT_SPREAD:g}x, {label}",
+                             scaling_spread(results, tag), FLAT_SPREAD, "{:.2f}x spread"))
+    checks.append(_check(f"start-up adds < {STARTUP_ADDED_MS:g} ms",
+                         startup_added_ms(results), STARTUP_ADDED_MS, "{:.0f} ms",
+                         strict=True))
+    any_failed = [r.name for r in results if r.status == "failed"]
+    if any_failed:
+        checks.append(Check("every workload runs clean under racedet", False,
+                            "failed: " + ", ".join(any_failed)))
+    return checks
