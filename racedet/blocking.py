@@ -221,7 +221,7 @@ def describe_threads(idents: Optional[List[int]] = None) -> List[BlockedThread]:
         out.append(BlockedThread(
             thread=ts.display_name() if ts else f"thread-{ident}",
             blocked_in=what,
-            stack=frames.user_stack(f),
+            stack=frames.trim_library_top(frames.user_stack(f)),
             created_at=frames.to_frames(ts.created_at) if ts else (),
             test=ts.test if ts else None,
         ))

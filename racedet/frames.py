@@ -60,6 +60,28 @@ def user_stack(f: Optional[FrameType], limit: int = 32) -> TStack:
     return to_frames(capture_raw(f, limit))
 
 
+def _stdlib_dirs() -> tuple:
+    import sysconfig
+
+    paths = sysconfig.get_paths()
+    return tuple(os.path.realpath(paths[k]) + os.sep for k in ("stdlib", "platstdlib") if k in paths)
+
+
+_STDLIB = _stdlib_dirs()
+
+
+def trim_library_top(stack: TStack) -> TStack:
+    """Drop the standard library frames on top of a blocked thread's stack.
+
+    A thread blocked in ``q.get()`` is stuck in queue.py; the line a person
+    acts on, and that suppressions match, is the user's call below it.
+    """
+    i = 0
+    while i < len(stack) - 1 and stack[i].file.startswith(_STDLIB):
+        i += 1
+    return stack[i:]
+
+
 def caller_stack(depth: int = 1, limit: int = 32) -> TStack:
     """The user-facing stack of the caller of the caller (racedet frames skipped anyway)."""
     return user_stack(sys._getframe(depth + 1), limit)

@@ -42,6 +42,7 @@ _WHOLE_READERS = {
     "len", "list", "tuple", "set", "frozenset", "sorted", "sum", "min", "max", "any",
     "all", "enumerate", "dict", "reversed", "iter", "zip", "map", "filter",
 }
+_ATTR_BUILTINS = {"getattr": "rd_attr", "hasattr": "rd_attr", "setattr": "wr_attr", "delattr": "wr_attr"}
 _PURE_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)
 
 
@@ -443,6 +444,11 @@ class Instrumenter(ast.NodeTransformer):
             node.func = self.visit(f)
         node.args = [self.visit(a) for a in node.args]
         node.keywords = [self.visit(k) for k in node.keywords]
+        if (isinstance(f, ast.Name) and f.id in _ATTR_BUILTINS and len(node.args) >= 2
+                and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)
+                and self._active() and self._is_builtin(f.id)):
+            # getattr(o, "x"), setattr(o, "x", v), ...: the same access as o.x
+            node.args[0] = self._hook(_ATTR_BUILTINS[f.id], [node.args[0], node.args[1], self._site(node)], node.args[0])
         if isinstance(f, ast.Name) and f.id in _WHOLE_READERS and self._active() and self._is_builtin(f.id):
             first = 1 if f.id in ("map", "filter") else 0
             node.args = [a if i < first or isinstance(a, ast.Starred) else self._whole(a)
