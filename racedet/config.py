@@ -35,7 +35,8 @@ COMMAND_LINE = "the command line"
 #: Prepositions for "unknown option 'x' <in> <where>".
 _IN = {PYPROJECT: "in", ENVIRON: "in", COMMAND_LINE: "on"}
 
-#: One line of help per option, shared by argparse and the pytest plugin's addoption/addini.
+#: One line of help per option (plus the ``no_leaks`` switch), shared by argparse and the
+#: pytest plugin's addoption/addini.
 OPTION_HELP: Dict[str, str] = {
     "json": "write the machine-readable JSON report to PATH",
     "sarif": "write a SARIF 2.1.0 log to PATH (for code scanning)",
@@ -43,6 +44,7 @@ OPTION_HELP: Dict[str, str] = {
     "halt_on_error": "stop the program at the first report",
     "suppressions": "skip findings matching the patterns in FILE (race:, race_top:, leak:, deadlock:, lock_order:)",
     "leaks": "report goroutines/threads still blocked at exit (default on; no_leaks=1 turns it off)",
+    "no_leaks": "do not report goroutines/threads still blocked at exit (same as leaks=0)",
     "baseline": "fail only on findings that are not in the baseline FILE",
     "update_baseline": "write the current findings to the baseline file instead of failing on them",
     "history_size": "per-thread access history kept to restore the previous access's stack (0..64, default 8)",
@@ -77,7 +79,7 @@ class Settings:
     def summary(self) -> str:
         """The values that differ from the defaults, with their sources (for report headers)."""
         parts = []
-        for name in OPTION_HELP:
+        for name in _PARSERS:
             where = self.sources.get(name, DEFAULT)
             if where != DEFAULT:
                 parts.append(f"{name}={getattr(self, name)!r} ({where})")

@@ -206,7 +206,6 @@ def to_sarif(findings: Findings, *, tool_version: str, root: Optional[str] = Non
         run["originalUriBaseIds"] = {
             SRCROOT: {"uri": pathlib.Path(os.path.abspath(root)).as_uri().rstrip("/") + "/"}}
     run["results"] = [result(f, root) for f in iter_findings(findings)]
-    run["columnKind"] = "unicodeCodePoints"
     run["properties"] = {"suppressed": findings.suppressed}
     return {"$schema": SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
 
