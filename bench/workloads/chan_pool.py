@@ -13,7 +13,7 @@ import time
 
 import _workload
 
-SIZES = {"full": 40_000, "quick": 2_000, "tiny": 100}  # jobs
+SIZES = {"full": 40_000, "quick": 1_000, "tiny": 100}  # jobs
 WORKERS = 5
 BUFFER = 64
 

@@ -16,7 +16,7 @@ import time
 
 import _workload
 
-SIZES = {"full": 1_000_000, "quick": 50_000, "tiny": 2_000}  # messages in total
+SIZES = {"full": 1_000_000, "quick": 20_000, "tiny": 2_000}  # messages in total
 PRODUCERS = 2
 CONSUMERS = 2
 BATCH = 500

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import _workload
 
-SIZES = {"full": 10_000, "quick": 1_000, "tiny": 100}  # documents
+SIZES = {"full": 10_000, "quick": 500, "tiny": 100}  # documents
 WORKERS = 4
 WORDS = ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron "
          "pi rho sigma tau upsilon phi chi psi omega the a of and to in is").split()

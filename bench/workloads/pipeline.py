@@ -15,7 +15,7 @@ import time
 
 import _workload
 
-SIZES = {"full": 60_000, "quick": 3_000, "tiny": 200}  # records
+SIZES = {"full": 60_000, "quick": 1_000, "tiny": 200}  # records
 PARSERS = 2
 QUEUE_BOUND = 256
 DONE = None  # sentinel

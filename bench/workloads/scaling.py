@@ -16,7 +16,7 @@ import time
 
 import _workload
 
-SIZES = {"full": 50_000, "quick": 2_000, "tiny": 100}  # updates per thread
+SIZES = {"full": 50_000, "quick": 300, "tiny": 100}  # updates per thread
 STRIPES = 64
 
 
