@@ -29,7 +29,7 @@ import re
 from typing import Iterable, Iterator, List, Optional, Sequence, Tuple, Union
 
 from racedet.exceptions import ConfigError
-from racedet.model import BlockedThread, Deadlock, Findings, Frame, LockOrderInversion, Race
+from racedet.model import BlockedThread, Deadlock, Findings, Frame, LockOrderInversion, Race, TStack
 
 #: Kinds accepted in a suppressions file.
 KINDS = ("race", "race_top", "leak", "deadlock", "lock_order")
@@ -137,7 +137,7 @@ def _all_frames(stacks: Iterable[Sequence[Frame]]) -> Iterator[Frame]:
         yield from stack
 
 
-def _stacks(finding: TFinding) -> Tuple[str, List[Sequence[Frame]], List[Sequence[Frame]]]:
+def _stacks(finding: TFinding) -> Tuple[str, List[TStack], List[TStack]]:
     """(kind, stacks any frame of which a rule may match, stacks whose top lines inline comments mark)."""
     if isinstance(finding, Race):
         both = [finding.current.stack, finding.previous.stack]

@@ -44,10 +44,10 @@ def deadlock(shift=0, order=(0, 1)) -> Deadlock:
 
 
 def inversion(shift=0, rotate=False) -> LockOrderInversion:
-    e1 = LockAcquisition("Lock at 0x7f01 (created at db.py:3)", "Lock at 0x7f02 (created at db.py:4)",
-                         "t1", (F("/repo/db.py", 10 + shift, "Store.put"),), (F("/repo/db.py", 9 + shift, "Store.put"),))
-    e2 = LockAcquisition("Lock at 0x7f02 (created at db.py:4)", "Lock at 0x7f01 (created at db.py:3)",
-                         "t2", (F("/repo/db.py", 20 + shift, "Store.get"),), (F("/repo/db.py", 19 + shift, "Store.get"),))
+    a, b = "Lock at 0x7f01 (created at db.py:3)", "Lock at 0x7f02 (created at db.py:4)"
+    db = "/repo/db.py"
+    e1 = LockAcquisition(a, b, "t1", (F(db, 10 + shift, "Store.put"),), (F(db, 9 + shift, "Store.put"),))
+    e2 = LockAcquisition(b, a, "t2", (F(db, 20 + shift, "Store.get"),), (F(db, 19 + shift, "Store.get"),))
     return LockOrderInversion((e2, e1) if rotate else (e1, e2))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import linecache
-import os
 import textwrap
 
 import pytest

@@ -20,7 +20,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 from racedet.baseline import (DATA_RACE, DEADLOCK, LEAK, LOCK_ORDER, finding_kind, fingerprint,
                               iter_findings, relative_path)
 from racedet.exceptions import ConfigError
-from racedet.model import BlockedThread, Deadlock, Findings, Frame, LockOrderInversion, Race
+from racedet.model import (BlockedThread, Deadlock, Findings, Frame, LockOrderInversion, Race,
+                           TStack)
 from racedet.report.annotations import message
 
 TFinding = Union[Race, BlockedThread, Deadlock, LockOrderInversion]
@@ -120,7 +121,7 @@ def _thread_flow(frames: Sequence[Frame], root: Optional[str], thread: str, text
     }
 
 
-def _sides(finding: TFinding) -> List[Tuple[str, str, Sequence[Frame]]]:
+def _sides(finding: TFinding) -> List[Tuple[str, str, TStack]]:
     """(thread, description, stack) of every thread involved; the first is the primary one."""
     if isinstance(finding, Race):
         return [(a.thread, f"{a.kind} of {finding.location} by {a.thread}"
@@ -141,7 +142,7 @@ def _sides(finding: TFinding) -> List[Tuple[str, str, Sequence[Frame]]]:
     return sides
 
 
-def _unique_ids(sides: Sequence[Tuple[str, str, Sequence[Frame]]]) -> List[str]:
+def _unique_ids(sides: Sequence[Tuple[str, str, TStack]]) -> List[str]:
     """Thread names made unique (a leak's creation stack, two acquisitions by one thread)."""
     seen: Dict[str, int] = {}
     out = []
