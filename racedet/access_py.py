@@ -64,16 +64,16 @@ def _read(ts, vs, site, lk, obj, key):
     r = vs[2]
     if r >= 0:
         if r == 0 or (r & M) == tid or (r >> B) <= vc.get(r & M, 0):
-            vs[3] = _hist(site)
+            vs[3] = _hist(site, ts)
             vs[2] = e
         else:
-            vs[3] = {r & M: (r, vs[3]), tid: (e, _hist(site))}
+            vs[3] = {r & M: (r, vs[3]), tid: (e, _hist(site, ts))}
             vs[2] = -1
     else:
         rs = vs[3]
         ent = rs.get(tid)
         if ent is None or ent[0] != e:
-            rs[tid] = (e, _hist(site))
+            rs[tid] = (e, _hist(site, ts))
 
 
 def _write(ts, vs, site, lk, obj, key):
@@ -91,7 +91,7 @@ def _write(ts, vs, site, lk, obj, key):
         for t, (re, rh) in tuple(vs[3].items()):
             if t != tid and (re >> B) > vc.get(t, 0):
                 _report(ts, "write", site, "read", re, rh, lk, obj, key)
-    vs[1] = _hist(site)
+    vs[1] = _hist(site, ts)
     vs[0] = e
     vs[2] = 0
     vs[3] = None
@@ -119,7 +119,7 @@ def rd_attr(obj: Any, name: str, site: tuple) -> Any:
             if vs is None:
                 if sh is _IGNORED:
                     return obj
-                sh[name] = [0, None, ts.epoch, _hist(site)]
+                sh[name] = [0, None, ts.epoch, _hist(site, ts)]
             elif vs[2] != ts.epoch:
                 _read(ts, vs, site, LOC_ATTR, obj, name)
         except Exception:  # pragma: no cover - the detector must never break the program
@@ -138,7 +138,7 @@ def wr_attr(obj: Any, name: str, site: tuple) -> Any:
             if vs is None:
                 if sh is _IGNORED:
                     return obj
-                sh[name] = [ts.epoch, _hist(site), 0, None]
+                sh[name] = [ts.epoch, _hist(site, ts), 0, None]
             elif vs[0] != ts.epoch:
                 _write(ts, vs, site, LOC_ATTR, obj, name)
         except Exception:  # pragma: no cover
@@ -309,7 +309,7 @@ def _contents(ts, obj, sh, site, how):
                 if t != tid and (oe >> B) > vc.get(t, 0):
                     _report(ts, kind, site, "write" if _IS_WRITE[other] else "read",
                             oe, oh, LOC_CONTENTS, obj, None)
-    mine[tid] = (e, _hist(site))
+    mine[tid] = (e, _hist(site, ts))
 
 
 def _key(obj, key):

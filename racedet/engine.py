@@ -37,7 +37,7 @@ class ThreadState:
     __slots__ = (
         "tid", "vc", "clk", "epoch", "name", "thread_ref", "ident", "created_at",
         "finished", "final_vc", "blocked", "block_seq", "held", "is_goroutine",
-        "test", "abort", "__weakref__",
+        "test", "abort", "hval", "__weakref__",
     )
 
     def __init__(self, tid: int, vc: TVectorClock, name: str) -> None:
@@ -58,6 +58,7 @@ class ThreadState:
         self.is_goroutine = False
         self.test: Optional[str] = None      # test running when the thread was created
         self.abort: Optional[BaseException] = None
+        self.hval: dict = {}                 # history cache: (site, caller code, caller line, test) -> hist
 
     def tick(self) -> None:
         c = self.clk + 1
@@ -408,20 +409,36 @@ _SCALAR_KEYS = (int, str, bytes, float, bool, type(None))
 
 
 def _user_frame(f):
-    hidden = frames.is_hidden
-    while f is not None and hidden(f.f_code.co_filename):
+    hidden = frames.code_hidden
+    while f is not None and hidden(f.f_code):
         f = f.f_back
     return f
 
 
-def hist(site: tuple) -> tuple:
-    """What is kept of an access for a later report: (site, callers, test)."""
-    callers = None
-    if history_size:
-        f = _user_frame(sys._getframe(1))
-        if f is not None:
-            callers = frames.capture_raw(f.f_back, history_size)
-    return (site, callers, current_test)
+def hist(site: tuple, ts: Optional[ThreadState] = None) -> tuple:
+    """What is kept of an access for a later report: (site, callers, test).
+
+    The callers of the accessing frame are captured from the live stack.  A
+    thread that touches the same site again from the same calling line gets
+    the record it had (one entry per thread), so a loop over a locked
+    update pays for one capture, not one per iteration.
+    """
+    if not history_size:
+        return (site, None, current_test)
+    f = _user_frame(sys._getframe(1))
+    if f is None:
+        return (site, (), current_test)
+    back = f.f_back
+    if ts is not None and back is not None:
+        key = (site, back.f_code, back.f_lineno, current_test)
+        cache = ts.hval
+        h = cache.get(key)
+        if h is None:
+            if len(cache) >= 512:
+                cache.clear()
+            h = cache[key] = (site, frames.capture_raw(back, history_size), current_test)
+        return h
+    return (site, frames.capture_raw(back, history_size) if back is not None else (), current_test)
 
 
 def _site_frame(site: tuple) -> Frame:

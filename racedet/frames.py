@@ -29,14 +29,30 @@ def is_hidden(filename: str) -> bool:
     return filename.startswith(RACEDET_DIR) or filename in _HIDDEN_FILES or filename.startswith("<frozen runpy")
 
 
+_hidden_codes: dict = {}
+
+
+def code_hidden(co: object) -> bool:
+    """:func:`is_hidden` for a code object, cached (it is asked on every captured frame)."""
+    h = _hidden_codes.get(co)
+    if h is None:
+        h = _hidden_codes[co] = is_hidden(co.co_filename)  # type: ignore[attr-defined]
+    return h
+
+
 def capture_raw(f: Optional[FrameType], limit: int = 32) -> tuple:
     """Capture (code, line) pairs of ``f`` and its callers, innermost first, skipping hidden frames."""
     out = []
-    hidden = is_hidden
-    while f is not None and len(out) < limit:
+    get = _hidden_codes.get
+    n = 0
+    while f is not None and n < limit:
         co = f.f_code
-        if not hidden(co.co_filename):
+        h = get(co)
+        if h is None:
+            h = code_hidden(co)
+        if not h:
             out.append((co, f.f_lineno))
+            n += 1
         f = f.f_back
     return tuple(out)
 
