@@ -46,6 +46,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--only", metavar="NAME[,NAME]",
                    help="run only these entries (names, groups such as 'scaling', or patterns)")
     p.add_argument("--json", metavar="PATH", help="also write machine-readable results here")
+    p.add_argument("--markdown", metavar="PATH",
+                   help="also write the results as a section ready for bench/RESULTS.md")
     p.add_argument("--python", metavar="EXE", default=sys.executable,
                    help="interpreter to benchmark (default: this one)")
     p.add_argument("--core", choices=("py", "c"),
@@ -173,15 +175,26 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for i, entry in enumerate(entries, 1):
             results.append(run_entry(entry, args, envs))
             print(report.progress(results[-1], i, len(entries)), file=sys.stderr, flush=True)
+            if args.json:  # after every entry: a long run that dies still leaves its data
+                write_json(args.json, meta, results)
     except KeyboardInterrupt:
         print("interrupted: reporting the entries that finished", file=sys.stderr)
     print(file=sys.stderr)
     report.print_report(meta, results, sys.stdout, plain_only=args.plain_only)
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump(report.document(meta, results), f, indent=2)
-            f.write("\n")
+        write_json(args.json, meta, results)
+    if args.markdown:
+        with open(args.markdown, "w", encoding="utf-8") as f:
+            f.write(report.markdown(meta, results))
     return 1 if any(r.status == "failed" for r in results) else 0
+
+
+def write_json(path: str, meta: Dict[str, object], results: Sequence[EntryResult]) -> None:
+    tmp = f"{path}.{os.getpid()}"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(report.document(meta, results), f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)  # readers never see half a file
 
 
 if __name__ == "__main__":

@@ -83,6 +83,8 @@ def print_report(meta: Dict[str, Any], results: Sequence[EntryResult], out: Text
         print("plain python only (--plain-only): no ratios, targets not judged.", file=out)
         return
     _print_summary(results, out)
+    if meta["size"] != "full":
+        print(f"  (size={meta['size']}: the targets are meant for the full sizes)", file=out)
 
 
 def _print_scaling(results: Sequence[EntryResult], out: TextIO) -> None:
@@ -149,3 +151,51 @@ def document(meta: Dict[str, Any], results: Sequence[EntryResult]) -> Dict[str, 
             "targets": checks,
         },
     }
+
+
+MD_HEADER = ("| workload | wall plain | wall racedet | ratio | in-proc plain | in-proc racedet | ratio "
+             "| RSS plain | RSS racedet | ratio |\n"
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+
+
+def markdown(meta: Dict[str, Any], results: Sequence[EntryResult]) -> str:
+    """A RESULTS.md section: provenance, the table, the scaling costs and the targets."""
+    py, m = meta["python"], meta["machine"]
+    lines = [
+        f"### {meta['date'][:10]}: Python {py['version']}, racedet {meta.get('racedet_revision') or '?'},"
+        f" core {meta.get('core') or 'default'}",
+        "",
+        f"- machine: `{m['uname']}`; {m['cpus']} CPUs ({m.get('cpu_model') or '?'}),"
+        f" memory {m.get('memory') or '?'}",
+        f"- python: {py['implementation']} {py['version']} (`{py['executable']}`)",
+        f"- date: {meta['date']}; size {meta['size']}, {meta['repeat']} run(s) per mode, medians;"
+        f" command: `python bench/run.py {' '.join(meta.get('argv') or [])}`".rstrip(),
+        "",
+        MD_HEADER,
+    ]
+    for r in results:
+        if r.status != "ok":
+            reason = r.failure if r.status == "failed" else r.skipped
+            lines.append(f"| {r.name} | {r.status}: {reason} |" + " |" * 8)
+            continue
+        p, d = r.plain, r.racedet
+        lines.append(
+            f"| {r.name} | {fmt_time(p.wall)} | {fmt_time(d.wall)} | {fmt_ratio(r.time_ratio)} "
+            f"| {fmt_time(p.seconds)} | {fmt_time(d.seconds)} | {fmt_ratio(r.inproc_ratio)} "
+            f"| {fmt_mb(p.maxrss_kb)} | {fmt_mb(d.maxrss_kb)} | {fmt_ratio(r.mem_ratio)} |")
+    lines.append("")
+    scaling = [r for r in results if r.tags and r.status == "ok"]
+    if scaling:
+        lines.append("In-process cost per locked update (scaling rows), plain -> racedet: "
+                     + "; ".join(f"{r.name} {fmt_ns(r.plain.ns_per_op)} -> {fmt_ns(r.racedet.ns_per_op)}"
+                                 for r in scaling) + ".")
+        lines.append("")
+    lines.append(f"Geometric mean: time {fmt_ratio(targets.suite_geomean(results, 'time_ratio'))} wall,"
+                 f" {fmt_ratio(targets.suite_geomean(results, 'inproc_ratio'))} in-process;"
+                 f" memory {fmt_ratio(targets.suite_geomean(results, 'mem_ratio'))}.")
+    lines += ["", "| target | result | verdict |", "|---|---|---|"]
+    for c in targets.evaluate(results):
+        lines.append(f"| {c.target} | {c.figure} | {c.verdict} |")
+    if meta["size"] != "full":
+        lines += ["", f"(size {meta['size']}: the targets are meant for the full sizes.)"]
+    return "\n".join(lines) + "\n"
