@@ -125,6 +125,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     except (OSError, ConfigError) as exc:
         sys.stderr.write(f"racedet: {exc}\n")
         return status or 2
-    session.write(session.fmt.summary(session.findings))
+    session.write(session.summary())
     return session.exit_status(status)
 

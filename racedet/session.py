@@ -87,7 +87,10 @@ class Session:
 
     def _on_deadlock(self, dl: Deadlock) -> None:
         if self.suppressions is not None and self.suppressions.suppresses(dl):
+            # Suppressed: racedet does not step in, the program hangs as it would
+            # under plain python.  Stop watching so it is counted once.
             self.findings.suppressed += 1
+            blocking.on_deadlock = None
             return
         self.on_deadlock_exit(dl)
 
@@ -97,7 +100,7 @@ class Session:
         self._flush_stdout()
         self.write(self.fmt.deadlock(dl))
         self.write_outputs()
-        self.write(self.fmt.summary(self.findings))
+        self.write(self.summary())
         self._exit_now(2)
 
     def _emit(self, kind: str, finding: Any, text: str) -> None:
@@ -115,7 +118,7 @@ class Session:
 
     def halt(self, status: int) -> None:
         self.write_outputs()
-        self.write(self.fmt.summary(self.findings))
+        self.write(self.summary())
         self._exit_now(status)
 
     # -- output ----------------------------------------------------------
@@ -139,6 +142,14 @@ class Session:
         self._flush_stdout()
         os._exit(status)
 
+    def summary(self) -> str:
+        text = self.fmt.summary(self.findings)
+        if self.known:
+            text += f"racedet: {self.known} known finding(s) matched the baseline\n"
+        if self.settings.update_baseline and self.settings.baseline:
+            text += f"racedet: baseline written to {self.settings.baseline}\n"
+        return text
+
     def write_outputs(self) -> None:
         """The JSON, SARIF, baseline and annotation outputs the settings ask for."""
         s = self.settings
@@ -157,12 +168,15 @@ class Session:
         if s.annotations == "github":
             from racedet.report import annotations
 
-            for line in annotations.github_annotations(self.findings, root):
+            ws = os.environ.get("GITHUB_WORKSPACE") or root
+            for line in annotations.github_annotations(self.findings, ws):
                 self.write(line + "\n")
 
     def exit_status(self, program_status: int) -> int:
         if program_status:
             return program_status
+        if self.settings.update_baseline and self.settings.baseline:
+            return 0  # writing the baseline accepts what was found
         f = self.findings
         if f.races or f.leaks or f.lock_order_inversions:
             return self.settings.exitcode
