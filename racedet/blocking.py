@@ -112,8 +112,11 @@ def _ensure_watchdog() -> None:
     with _watch_lock:
         if _watchdog_started:
             return
+        try:
+            _thread.start_new_thread(_watch, ())
+        except RuntimeError:  # interpreter shutdown (3.12+): no new threads
+            return
         _watchdog_started = True
-        _thread.start_new_thread(_watch, ())
 
 
 def _states_by_ident() -> Dict[int, "engine.ThreadState"]:

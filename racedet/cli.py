@@ -89,11 +89,12 @@ def cli_values(ns: argparse.Namespace) -> Dict[str, Any]:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    from racedet import config, runner
+    from racedet import config, models, runner
     from racedet.models import threads
     from racedet.session import Session
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    session = None
     try:
         opts, script, module, args = split_argv(argv)
         ns = _parser().parse_args(opts)
@@ -106,10 +107,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         session.start()
         if module is not None:
             prepared = runner.prepare_module(module, args)
-    except RacedetError as exc:
-        sys.stderr.write(f"racedet: {exc}\n")
-        return 2
-    except OSError as exc:
+    except (RacedetError, OSError) as exc:
+        if session is not None:
+            session.stop()
+            models.uninstall()
         sys.stderr.write(f"racedet: {exc}\n")
         return 2
 
