@@ -31,6 +31,10 @@ def is_hidden(filename: str) -> bool:
 
 _hidden_codes: dict = {}
 
+#: The main script's module code: stacks end there, as they do under plain
+#: python (no frames of a launcher such as ``coverage run`` below it).
+main_code: Optional[object] = None
+
 
 def code_hidden(co: object) -> bool:
     """:func:`is_hidden` for a code object, cached (it is asked on every captured frame)."""
@@ -53,6 +57,8 @@ def capture_raw(f: Optional[FrameType], limit: int = 32) -> tuple:
         if not h:
             out.append((co, f.f_lineno))
             n += 1
+            if co is main_code:
+                break
         f = f.f_back
     return tuple(out)
 

@@ -84,6 +84,7 @@ def execute(source: bytes, path: str, mod: types.ModuleType) -> int:
         sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
         return 1
     sys.modules["__main__"] = mod
+    frames.main_code = code
     try:
         exec(code, mod.__dict__)
     except SystemExit as exc:
