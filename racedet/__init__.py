@@ -11,4 +11,14 @@ detector understands as Go's memory model says.
 __version__ = "0.1.0"
 
 # --- Go primitives (racedet.sync) ---
+from racedet.sync import (  # noqa: E402
+    Canceled, Chan, ChannelClosed, Context, DeadlineExceeded, Goroutine, Selected, WaitGroup,
+    after, background, go, recv, select, send, with_cancel, with_timeout,
+)
+
+__all__ = [
+    "Canceled", "Chan", "ChannelClosed", "Context", "DeadlineExceeded", "Goroutine",
+    "Selected", "WaitGroup", "after", "background", "go", "recv", "select", "send",
+    "with_cancel", "with_timeout",
+]
 # --- end Go primitives ---

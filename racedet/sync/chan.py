@@ -29,7 +29,8 @@ import _thread
 import collections
 import dataclasses
 import operator
-from typing import Any, Deque, Dict, Generic, Iterator, Optional, Tuple, TypeVar
+import time
+from typing import Any, Deque, Dict, Generic, Iterator, List, Optional, Tuple, TypeVar
 
 from racedet import blocking, engine
 from racedet.clock import TVectorClock
@@ -40,6 +41,7 @@ __all__ = ["Chan", "ChanStatistics"]
 T = TypeVar("T")
 
 _allocate_lock = _thread.allocate_lock
+_yield = time.sleep
 
 #: A wait queue may hold this many entries before it is first compacted.
 _COMPACT_MIN = 64
@@ -58,7 +60,7 @@ class _Sleeper:
     releases ``wake``.
     """
 
-    __slots__ = ("wake", "claim", "index", "value", "ok", "closed", "vc_out", "vc_in")
+    __slots__ = ("wake", "claim", "index", "value", "ok", "closed", "vc_out", "vc_in", "relay")
 
     def __init__(self, vc_out: Optional[TVectorClock]) -> None:
         wake = _allocate_lock()
@@ -71,6 +73,7 @@ class _Sleeper:
         self.closed = False             # woken by close() in a send: raise ChannelClosed
         self.vc_out = vc_out            # the sleeper's clock when it parked
         self.vc_in: Optional[TVectorClock] = None   # what it acquires when it wakes
+        self.relay: Optional[_Sleeper] = None       # the next one to wake (see wake_all)
 
     def park(self, what: str) -> None:
         """Sleep until a claimer wakes us; ``what`` names the operation for leak reports."""
@@ -84,12 +87,53 @@ class _Sleeper:
                 pass
         except BaseException:
             # Give up (KeyboardInterrupt, a deadlock abort): once we hold our own
-            # claim, every queue entry of ours is stale.  If a partner claimed
-            # us first, the operation completed; the exception wins anyway.
-            self.claim.acquire(False)
+            # claim, every queue entry of ours is stale.  If a claimer was first,
+            # the operation completed; the exception wins anyway, but a relay
+            # of wake-ups must not stop here.
+            if not self.claim.acquire(False):
+                wake.acquire()
+                if self.relay is not None:
+                    self.relay.wake.release()
             raise
+        if self.relay is not None:
+            self.relay.wake.release()
         if self.vc_in is not None:
             engine.acquire_clock(self.vc_in)
+
+
+#: How many woken-but-not-yet-running sleepers make a crowd (see _wake).
+_CROWD = 16
+_recent: Deque[_thread.LockType] = collections.deque(maxlen=_CROWD)
+
+
+def _wake(sl: _Sleeper) -> int:
+    """Wake one claimed sleeper.  Return 2 if the caller should yield the GIL, else 1.
+
+    A thread that wakes sleepers faster than they get the GIL (one sender
+    feeding thousands of parked receivers) leaves a crowd of threads all
+    polling for the GIL, and CPython then slows down quadratically.  When
+    even the sleeper woken ``_CROWD`` wake-ups ago has not run yet, the
+    waker yields once (after releasing its channel locks).
+    """
+    wake = sl.wake
+    wake.release()
+    recent = _recent
+    crowd = len(recent) == _CROWD and not recent[0].locked()
+    recent.append(wake)
+    return 2 if crowd else 1
+
+
+def wake_all(sleepers: List[_Sleeper]) -> None:
+    """Wake claimed sleepers one after the other: each wakes the next when it runs.
+
+    Waking thousands of threads at once makes them all fight for the GIL,
+    which costs time quadratic in their number; a relay keeps one or two
+    runnable at a time.  Call with the claims taken and the fields filled in.
+    """
+    if sleepers:
+        for a, b in zip(sleepers, sleepers[1:]):
+            a.relay = b
+        sleepers[0].wake.release()
 
 
 def _compact(q: Deque[TEntry]) -> int:
@@ -184,10 +228,14 @@ class Chan(Generic[T]):
         """
         hb = engine.TRACKING
         with self._lock:
-            if self._send_locked(value, hb):
-                return
-            sl = _Sleeper(engine.snapshot() if hb else None)
-            self._push_send(sl, 0, value)
+            r = self._send_locked(value, hb)
+            if not r:
+                sl = _Sleeper(engine.snapshot() if hb else None)
+                self._push_send(sl, 0, value)
+        if r:
+            if r == 2:
+                _yield(0)
+            return
         sl.park("Chan.send")
         if sl.closed:
             raise ChannelClosed("send on closed channel")
@@ -207,10 +255,13 @@ class Chan(Generic[T]):
         hb = engine.TRACKING
         with self._lock:
             r = self._recv_locked(hb)
-            if r is not None:
-                return r
-            sl = _Sleeper(engine.snapshot() if hb else None)
-            self._push_recv(sl, 0)
+            if r is None:
+                sl = _Sleeper(engine.snapshot() if hb else None)
+                self._push_recv(sl, 0)
+        if r is not None:
+            if r[2] == 2:
+                _yield(0)
+            return r[0], r[1]
         sl.park("Chan.recv")
         return sl.value, sl.ok
 
@@ -257,8 +308,8 @@ class Chan(Generic[T]):
     # The operations with the channel's lock held (shared with select).
     # ``hb`` says whether to record happens-before edges.
 
-    def _send_locked(self, value: Any, hb: bool) -> bool:
-        """Send without blocking if possible; True when done."""
+    def _send_locked(self, value: Any, hb: bool) -> int:
+        """Send without blocking if possible: 0 to block, 1 when done, 2 done and yield."""
         if self._closed:
             raise ChannelClosed("send on closed channel")
         q = self._recvq
@@ -284,18 +335,17 @@ class Chan(Generic[T]):
                 # Unbuffered: send and receive are ordered both ways.
                 sl.vc_in = engine.snapshot()
                 engine.acquire_clock(sl.vc_out)
-            sl.wake.release()
-            return True
+            return _wake(sl)
         buf = self._buf
         if len(buf) < self._cap:
             if hb:
                 self._notify((self._nrecv + len(buf)) % self._cap)
             buf.append(value)
-            return True
-        return False
+            return 1
+        return 0
 
-    def _recv_locked(self, hb: bool) -> Optional[Tuple[Any, bool]]:
-        """Receive without blocking if possible: ``(value, ok)``, or None to block."""
+    def _recv_locked(self, hb: bool) -> Optional[Tuple[Any, bool, int]]:
+        """Receive without blocking if possible: ``(value, ok, 1 or 2 to yield)``, or None."""
         buf = self._buf
         q = self._sendq
         if buf:
@@ -318,9 +368,8 @@ class Chan(Generic[T]):
                     slots = self._slots
                     sl.vc_in = slots[i]         # type: ignore[index]
                     slots[i] = sl.vc_out        # type: ignore[index]
-                sl.wake.release()
-                break
-            return value, True
+                return value, True, _wake(sl)
+            return value, True, 1
         while q:
             # Only on an unbuffered channel: a buffered one is full while senders wait.
             sl, index, v = q.popleft()
@@ -331,12 +380,11 @@ class Chan(Generic[T]):
             if hb:
                 sl.vc_in = engine.snapshot()
                 engine.acquire_clock(sl.vc_out)
-            sl.wake.release()
-            return v, True
+            return v, True, _wake(sl)
         if self._closed:
             if hb:
                 engine.acquire_clock(self._close_vc)
-            return None, False
+            return None, False, 1
         return None
 
     def _notify(self, i: int) -> None:
@@ -383,10 +431,9 @@ class Chan(Generic[T]):
                         sl.closed = is_send
                         sl.vc_in = vc
                         woken.append(sl)
-        for sl in woken:
-            sl.wake.release()
+        wake_all(woken)
 
     def _send_nowait_unsynced(self, value: Any) -> bool:
         """Send if it needs no wait, recording no happens-before (racedet's timers)."""
         with self._lock:
-            return self._send_locked(value, False)
+            return bool(self._send_locked(value, False))

@@ -13,6 +13,7 @@ from racedet.sync.errors import ChannelClosed
 __all__ = ["Case", "Selected", "after", "recv", "select", "send"]
 
 _random = random.random
+_yield = time.sleep
 
 
 class Case:
@@ -104,6 +105,8 @@ def select(*cases: Case, default: bool = False) -> Selected:
     locks = [chans[k]._lock for k in sorted(chans)]
     hb = engine.TRACKING
     held = 0
+    done: Optional[Selected] = None
+    code = 1
     try:
         for lock in locks:
             lock.acquire()
@@ -114,26 +117,35 @@ def select(*cases: Case, default: bool = False) -> Selected:
             if ch is None:
                 continue
             if c.is_send:
-                if ch._send_locked(c.value, hb):
-                    return Selected(i, None, True)
+                code = ch._send_locked(c.value, hb)
+                if code:
+                    done = Selected(i, None, True)
+                    break
             else:
                 r = ch._recv_locked(hb)
                 if r is not None:
-                    return Selected(i, r[0], r[1])
-        if default:
-            return _DEFAULT
-        sl = _Sleeper(engine.snapshot() if hb else None)
-        for i, c in enumerate(cases):
-            ch = c.ch
-            if ch is None:
-                continue
-            if c.is_send:
-                ch._push_send(sl, i, c.value)
-            else:
-                ch._push_recv(sl, i)
+                    done = Selected(i, r[0], r[1])
+                    code = r[2]
+                    break
+        else:
+            if default:
+                return _DEFAULT
+            sl = _Sleeper(engine.snapshot() if hb else None)
+            for i, c in enumerate(cases):
+                ch = c.ch
+                if ch is None:
+                    continue
+                if c.is_send:
+                    ch._push_send(sl, i, c.value)
+                else:
+                    ch._push_recv(sl, i)
     finally:
         for lock in reversed(locks[:held]):
             lock.release()
+    if done is not None:
+        if code == 2:
+            _yield(0)
+        return done
     sl.park("select")
     if sl.closed:
         raise ChannelClosed("send on closed channel")
