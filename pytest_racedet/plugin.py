@@ -1,10 +1,216 @@
-"""pytest plugin entry point (``pytest11``): options only until the plugin lands."""
+"""pytest plugin entry point (``pytest11``): options, ini settings and markers; the detector loads lazily.
+
+Without ``--race`` this module is all of racedet that pytest ever imports: it
+registers the options and the marker and returns, so a plain ``pytest`` run
+pays nothing (no patches, no import hook, no engine).  With ``--race`` it
+hands over to :mod:`pytest_racedet.session`, as early as pytest allows (before
+the initial conftest.py files are imported, so they are instrumented too).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+from typing import Any, List, Optional
+
 import pytest
+
+#: Help texts, shared by addoption and addini (as pytest-timeout does).
+RACE_DESC = (
+    "run every test under racedet, the data race detector: a test during which a race, a leaked "
+    "thread or a deadlock is found fails with the report. Also PYTEST_RACE=1 or the ini "
+    "setting race = true."
+)
+NO_RACE_DESC = "do not run the race detector, even if PYTEST_RACE or the ini file asks for it"
+NO_LEAKS_DESC = "do not fail tests that leave threads or goroutines running when they end"
+LEAKS_INI_DESC = (
+    "fail tests that leave threads or goroutines running when they end (default true; "
+    "--race-no-leaks and @pytest.mark.racedet(leaks=False) turn it off)"
+)
+JSON_DESC = "write racedet's JSON report (with the test node id of each finding) to PATH"
+SARIF_DESC = "write a SARIF 2.1.0 log of racedet's findings to PATH (for code scanning)"
+MARKER_DESC = (
+    "racedet(races=True, leaks=True): per-test settings of the race detector (pytest --race): "
+    "races=False runs the test without race detection, leaks=False does not fail it for "
+    "threads it leaves running."
+)
+
+#: The environment variable that switches the detector on (CLI > env > ini > default).
+ENV_VAR = "PYTEST_RACE"
+
+#: Names of the places a setting comes from, as the report header and errors show them.
+SRC_CLI = "command line"
+SRC_ENV = f"{ENV_VAR} environment variable"
+SRC_DEFAULT = "default"
+
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f", ""}
+
+
+@dataclasses.dataclass(frozen=True)
+class RaceOptions:
+    """The pytest-level switches in effect and where each came from.
+
+    Detector options (suppressions, baseline, exit code, ...) come from
+    racedet's own configuration (``[tool.racedet]``, ``RACEDET_OPTIONS``);
+    these are only the ones pytest owns.
+    """
+
+    race: bool = False
+    race_source: str = SRC_DEFAULT
+    #: None: not set at the pytest level (racedet's own configuration decides).
+    leaks: Optional[bool] = None
+    leaks_source: str = SRC_DEFAULT
+    json: Optional[str] = None
+    sarif: Optional[str] = None
+
+
+_OPTIONS_KEY = pytest.StashKey[RaceOptions]()
+_PLUGIN_NAME = "racedet-session"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("racedet", "data race detection (racedet)")
-    group.addoption("--race", action="store_true", default=None, help="run every test under the racedet data race detector")
+    group.addoption("--race", action="store_true", dest="race", default=None, help=RACE_DESC)
+    group.addoption("--no-race", action="store_false", dest="race", help=NO_RACE_DESC)
+    group.addoption("--race-no-leaks", action="store_true", dest="race_no_leaks", default=None,
+                    help=NO_LEAKS_DESC)
+    group.addoption("--race-json", metavar="PATH", dest="race_json", default=None, help=JSON_DESC)
+    group.addoption("--race-sarif", metavar="PATH", dest="race_sarif", default=None, help=SARIF_DESC)
+    parser.addini("race", RACE_DESC, type="bool", default=None)
+    parser.addini("race_leaks", LEAKS_INI_DESC, type="bool", default=None)
+
+
+# --------------------------------------------------------------------------
+# Settings: command line > environment > ini > default
+
+
+def parse_bool(value: object, where: str, name: str = "race") -> bool:
+    """A boolean setting; a bad value is a usage error naming the place to fix."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise pytest.UsageError(f"Invalid {name} value {value!r} from {where}")
+
+
+def _ini_where(config: pytest.Config, name: str) -> str:
+    path = getattr(config, "inipath", None)
+    return f"{name} in {os.path.basename(str(path)) if path else 'the ini file'}"
+
+
+def _ini_raw(config: pytest.Config, name: str) -> Any:
+    """The ini value as written, or None when the ini file does not set it.
+
+    pytest's ``getini`` answers the default for both "unset" and "set to the
+    default", and the report header has to tell them apart.
+    """
+    cfg = getattr(config, "_inicfg", None)       # pytest >= 9: name -> ConfigValue
+    if cfg is not None:
+        entry = cfg.get(name)
+        return None if entry is None else getattr(entry, "value", entry)
+    try:
+        return config.inicfg.get(name)           # pytest < 9: plain mapping
+    except AttributeError:  # pragma: no cover - no ini support at all
+        return None
+
+
+def _ini_bool(config: pytest.Config, name: str) -> Optional[bool]:
+    raw = _ini_raw(config, name)
+    if raw is None:
+        return None
+    where = _ini_where(config, name)
+    try:
+        value = config.getini(name)
+    except ValueError:
+        raise pytest.UsageError(f"Invalid {name} value {raw!r} from {where}") from None
+    return parse_bool(value, where, name)
+
+
+def get_env_settings(config: pytest.Config, namespace: Any = None) -> RaceOptions:
+    """Resolve the switches from ``namespace`` (the parsed command line), env and ini.
+
+    ``namespace`` is ``config.option`` once the command line is parsed, or
+    ``config.known_args_namespace`` in ``pytest_load_initial_conftests``.
+    """
+    ns = namespace if namespace is not None else config.option
+    cli_race = getattr(ns, "race", None)
+    env_race = os.environ.get(ENV_VAR)
+    if cli_race is not None:
+        race, race_source = bool(cli_race), SRC_CLI
+    elif env_race is not None and env_race.strip() != "":
+        race, race_source = parse_bool(env_race, SRC_ENV), SRC_ENV
+    else:
+        ini = _ini_bool(config, "race")
+        if ini is not None:
+            race, race_source = ini, _ini_where(config, "race")
+        else:
+            race, race_source = False, SRC_DEFAULT
+
+    leaks: Optional[bool] = None
+    leaks_source = SRC_DEFAULT
+    if getattr(ns, "race_no_leaks", None):
+        leaks, leaks_source = False, SRC_CLI
+    else:
+        ini_leaks = _ini_bool(config, "race_leaks")
+        if ini_leaks is not None:
+            leaks, leaks_source = ini_leaks, _ini_where(config, "race_leaks")
+    return RaceOptions(race, race_source, leaks, leaks_source,
+                       getattr(ns, "race_json", None), getattr(ns, "race_sarif", None))
+
+
+# --------------------------------------------------------------------------
+# Activation
+
+
+def _is_xdist_controller(config: pytest.Config, ns: Any) -> bool:
+    """True in the process that hands tests to xdist workers and runs none itself.
+
+    Workers get the controller's command line (``-n 2`` included) and are told
+    apart by the environment xdist sets before it builds their config.
+    """
+    if hasattr(config, "workerinput") or os.environ.get("PYTEST_XDIST_WORKER"):
+        return False
+    if not config.pluginmanager.hasplugin("xdist"):
+        return False
+    n = getattr(ns, "numprocesses", None)
+    if n in ("auto", "logical"):
+        return not getattr(ns, "usepdb", False)
+    return bool(n) or bool(getattr(ns, "tx", None))
+
+
+def _activate(config: pytest.Config, ns: Any, options: RaceOptions) -> None:
+    if config.pluginmanager.has_plugin(_PLUGIN_NAME):
+        return
+    from pytest_racedet.session import RaceSession
+
+    rs = RaceSession(config, options, controller=_is_xdist_controller(config, ns))
+    config.pluginmanager.register(rs, _PLUGIN_NAME)
+    rs.start()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: List[str]) -> None:
+    """Switch the detector on before the first conftest.py is imported, so it is instrumented."""
+    ns = early_config.known_args_namespace
+    options = get_env_settings(early_config, ns)
+    if options.race:
+        _activate(early_config, ns, options)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER_DESC)
+    options = get_env_settings(config)
+    config.stash[_OPTIONS_KEY] = options
+    if options.race:
+        _activate(config, config.option, options)   # loaded too late for the early hook
+
+
+def pytest_report_header(config: pytest.Config) -> Optional[List[str]]:
+    options = config.stash.get(_OPTIONS_KEY, None)
+    if options is None or not options.race:
+        return None
+    rs = config.pluginmanager.get_plugin(_PLUGIN_NAME)
+    if rs is None:  # pragma: no cover - activation failed and pytest still prints a header
+        return [f"racedet: race=on ({options.race_source})"]
+    return rs.header_lines()

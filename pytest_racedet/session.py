@@ -1,0 +1,863 @@
+"""``pytest --race``: one detector session for the test run, findings attributed test by test.
+
+Only imported when the detector is on.  :class:`RaceSession` is registered as
+a pytest plugin; it
+
+* instruments conftest.py and test modules inside pytest's own assertion
+  rewriter (so assert introspection is unchanged), in a pyc cache of their
+  own, and every other user module through racedet's import hook;
+* runs each test with ``engine.current_test`` set, and fails the test once,
+  on its call report, for the races, leaked threads and deadlock found while
+  it ran (the report text is the failure text, so terminal, ``--junitxml``
+  and xdist all carry it);
+* reports what happened outside any test in the terminal summary, writes
+  the JSON/SARIF outputs and makes the exit status non-zero;
+* under xdist, ships each worker's findings to the controller through
+  ``workeroutput`` (see :mod:`pytest_racedet.xdist`).
+"""
+
+from __future__ import annotations
+
+import _thread
+import ast
+import dataclasses
+import functools
+import hashlib
+import importlib.util
+import json
+import os
+import signal
+import sys
+import threading
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+import pytest
+from _pytest._code.code import ExceptionChainRepr, ExceptionRepr, ReprFileLocation, ReprTracebackNative
+from _pytest.runner import runtestprotocol
+
+from pytest_racedet.plugin import SRC_CLI, RaceOptions
+from racedet import blocking, engine
+from racedet.blocking import DeadlockAbort
+from racedet.exceptions import ConfigError
+from racedet.model import BlockedThread, Deadlock, Findings, Frame, LockOrderInversion, Race
+from racedet.report.text import Formatter
+
+PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
+
+#: How long a test's threads get to finish after its teardown before they count as leaked
+#: (goleak retries for about as long); threads all blocked for good are not waited for.
+LEAK_GRACE = 0.5
+
+#: Modules whose signal handlers stop a hung test themselves: their handler does
+#: not make a blocked program wakeable, so it must not hide a deadlock.
+_TIMEOUT_HANDLER_MODULES = frozenset({"pytest_timeout"})
+
+_FRAMEWORK_DIRS = tuple(
+    os.path.dirname(os.path.abspath(m.__file__)) + os.sep
+    for m in (pytest, __import__("_pytest"), __import__("pluggy"))
+    if getattr(m, "__file__", None)
+)
+
+#: Stacks are cut where pytest's machinery starts, as Go cuts at testing.tRunner.
+_CUT_DIRS = _FRAMEWORK_DIRS + (PLUGIN_DIR + os.sep,)
+
+_KINDS = ("race", "lock_order", "leak", "deadlock")
+_NOUNS = {"race": ("race", "races"), "leak": ("leak", "leaks"), "deadlock": ("deadlock", "deadlocks"),
+          "lock_order": ("lock-order inversion", "lock-order inversions")}
+
+
+class ThreadAbort(SystemExit):
+    """Ends a thread of a deadlock quietly (threads ignore SystemExit), so the process can exit."""
+
+
+@dataclasses.dataclass
+class Record:
+    """One finding and the test it is attributed to (None: outside of test execution)."""
+
+    kind: str                   # race | lock_order | leak | deadlock
+    finding: Any
+    test: Optional[str]
+    note: str = ""              # outside of tests: which tests the accesses/threads belong to
+
+
+class _TestState:
+    """What one running test has: its settings, the threads before it, what was found."""
+
+    def __init__(self, item: pytest.Item) -> None:
+        self.nodeid = item.nodeid
+        self.races, self.leaks, self.marker_error = marker_settings(item)
+        self.records: List[Record] = []
+        self.before: Set[int] = set()
+        self.deadlock = False
+        self.aborted: Set[str] = set()     # phases that ended in DeadlockAbort
+
+
+def marker_settings(item: pytest.Item) -> Tuple[bool, bool, Optional[str]]:
+    """``(races, leaks, error)`` from the closest ``racedet`` markers (function over class over module)."""
+    found: Dict[str, bool] = {}
+    for mark in item.iter_markers("racedet"):
+        if mark.args:
+            return True, True, f"@pytest.mark.racedet takes keyword arguments only, got {mark.args!r}"
+        for key, value in mark.kwargs.items():
+            if key not in ("races", "leaks"):
+                return True, True, (f"@pytest.mark.racedet got an unknown argument {key!r} "
+                                    "(expected races=... or leaks=...)")
+            if not isinstance(value, bool):
+                return True, True, f"@pytest.mark.racedet({key}=...) expects True or False, got {value!r}"
+            found.setdefault(key, value)
+    return found.get("races", True), found.get("leaks", True), None
+
+
+def load_settings(config: pytest.Config, options: RaceOptions) -> Any:
+    """racedet's settings ([tool.racedet] < RACEDET_OPTIONS < command line), with pytest's switches.
+
+    The pytest-level leak switches sit where pytest users expect them:
+    ``--race-no-leaks`` beats everything; ``race_leaks`` in the ini file beats
+    ``[tool.racedet]`` but not ``RACEDET_OPTIONS`` (an environment tweak of one run).
+    """
+    from racedet import config as rconfig
+
+    base = str(config.invocation_params.dir)
+    cli: Dict[str, object] = {}
+    if options.json:
+        cli["json"] = os.path.join(base, options.json)
+    if options.sarif:
+        cli["sarif"] = os.path.join(base, options.sarif)
+    try:
+        settings = rconfig.load(cli, environ=os.environ, start_dir=str(config.rootpath))
+    except ConfigError as exc:
+        raise pytest.UsageError(f"racedet: {exc}") from None
+    if options.leaks is not None and (
+            options.leaks_source == SRC_CLI
+            or settings.sources.get("leaks", rconfig.DEFAULT) in (rconfig.DEFAULT, rconfig.PYPROJECT)):
+        settings.leaks = options.leaks
+        settings.sources["leaks"] = options.leaks_source
+    return settings
+
+
+# --------------------------------------------------------------------------
+# Stacks without pytest's frames
+
+
+def trim(stack: Sequence[Frame]) -> Tuple[Frame, ...]:
+    """The frames above pytest's machinery (the test function and what it called)."""
+    out = []
+    for fr in stack:
+        if fr.file.startswith(_CUT_DIRS):
+            break
+        out.append(fr)
+    return tuple(out) if out else tuple(stack[:1])
+
+
+def trim_finding(kind: str, f: Any) -> Any:
+    """``f`` with every stack trimmed; the records are frozen dataclasses."""
+    rep = dataclasses.replace
+    if kind == "race":
+        return rep(f, current=rep(f.current, stack=trim(f.current.stack), created_at=trim(f.current.created_at)),
+                   previous=rep(f.previous, stack=trim(f.previous.stack), created_at=trim(f.previous.created_at)))
+    if kind == "leak":
+        return rep(f, stack=trim(f.stack), created_at=trim(f.created_at))
+    if kind == "deadlock":
+        return rep(f, threads=tuple(trim_finding("leak", t) for t in f.threads))
+    return rep(f, cycle=tuple(rep(e, stack=trim(e.stack), held_stack=trim(e.held_stack)) for e in f.cycle))
+
+
+# --------------------------------------------------------------------------
+# Text of findings
+
+
+def short_message(rec: Record) -> str:
+    """One line for the short test summary: ``DATA RACE on LRUCache.size``."""
+    f = rec.finding
+    if rec.kind == "race":
+        return f"DATA RACE on {f.location}"
+    if rec.kind == "leak":
+        where = "running" if f.blocked_in == "running" else f"blocked in {f.blocked_in}"
+        return f"LEAK of thread {f.thread} ({where})"
+    if rec.kind == "deadlock":
+        return "DEADLOCK (all threads are asleep)"
+    return "LOCK-ORDER INVERSION (potential deadlock)"
+
+
+def count_phrase(records: Sequence[Record]) -> str:
+    """``1 race, 2 leaks``: distinct races (by their pair of lines), the rest one by one."""
+    parts = []
+    for kind in _KINDS:
+        if kind == "race":
+            n = len({r.finding.key for r in records if r.kind == "race"})
+        else:
+            n = sum(1 for r in records if r.kind == kind)
+        if n:
+            one, many = _NOUNS[kind]
+            parts.append(f"{n} {one if n == 1 else many}")
+    return ", ".join(parts)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def summary_line(records: Sequence[Record], tests_run: int) -> str:
+    """The end-of-run line: ``racedet: 1 race, 1 leak in 2 tests``."""
+    inside = [r for r in records if r.test is not None]
+    outside = [r for r in records if r.test is None]
+    parts = []
+    if inside:
+        parts.append(f"{count_phrase(inside)} in {_plural(len({r.test for r in inside}), 'test')}")
+    if outside:
+        parts.append(f"{count_phrase(outside)} outside of test execution")
+    if not parts:
+        return f"racedet: no races, leaks or deadlocks in {_plural(tests_run, 'test')}"
+    return "racedet: " + ", ".join(parts)
+
+
+class Reporter:
+    """Formats records as racedet's Go-style text, plus the test attribution pytest needs."""
+
+    def __init__(self, fmt: Formatter) -> None:
+        self.fmt = fmt
+
+    def text(self, rec: Record) -> str:
+        f = rec.finding
+        if rec.kind == "race":
+            body = self.fmt.race(f)
+        elif rec.kind == "leak":
+            body = self.fmt.leak(f)
+            if rec.test is not None:
+                body = body.replace(" at exit:", " after the test:", 1)
+        elif rec.kind == "deadlock":
+            body = self.fmt.deadlock(f).rstrip("\n") + "\n"
+        else:
+            body = self.fmt.inversion(f)
+        return body + (rec.note + "\n" if rec.note else "")
+
+    def test_text(self, records: Sequence[Record]) -> str:
+        head = f"racedet: {count_phrase(records)} during this test"
+        return head + "\n\n" + "\n".join(self.text(r) for r in records)
+
+
+def longrepr(text: str, message: str, where: Optional[Frame], item: pytest.Item) -> ExceptionChainRepr:
+    """A failure representation pytest prints, serializes (xdist) and writes to JUnit XML.
+
+    ``message`` is what the short test summary and JUnit's ``message`` show.
+    """
+    lines = [line + "\n" for line in text.rstrip("\n").split("\n")]
+    if where is not None:
+        path, lineno = where.file, where.line
+    else:
+        fspath, line0, _ = item.location
+        path, lineno = fspath, (line0 or 0) + 1
+    return ExceptionChainRepr([(ReprTracebackNative(lines), ReprFileLocation(path, lineno, message), None)])
+
+
+def _where(rec: Record) -> Optional[Frame]:
+    f = rec.finding
+    if rec.kind == "race":
+        return f.current.stack[0] if f.current.stack else None
+    if rec.kind == "leak":
+        return f.stack[0] if f.stack else None
+    if rec.kind == "deadlock":
+        main = next((t for t in f.threads if t.stack), None)
+        return main.stack[0] if main else None
+    return f.cycle[0].stack[0] if f.cycle and f.cycle[0].stack else None
+
+
+# --------------------------------------------------------------------------
+# Small patches of the core's behaviour (see the requests in docs/pytest.md)
+
+
+class _AllInterruptible(dict):
+    """Stands in for ``blocking._interruptible``: every thread's indefinite waits can be interrupted.
+
+    The deadlock report fails the test, and then its other blocked threads must
+    end too, or a non-daemon one would hang the interpreter's exit.
+    """
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return True
+
+
+def _python_signal_handlers() -> bool:
+    """``blocking``'s check, minus pytest-timeout's handler (it ends a hung test, it does not wake it)."""
+    try:
+        for sig in signal.valid_signals():
+            h = signal.getsignal(sig)
+            if callable(h) and h is not signal.default_int_handler \
+                    and getattr(h, "__module__", None) not in _TIMEOUT_HANDLER_MODULES:
+                return True
+    except (ValueError, OSError):  # pragma: no cover
+        return True
+    return False
+
+
+def _excepthook(prev: Any) -> Any:
+    """threading.excepthook that lets a deadlock's other threads end without a warning."""
+
+    def hook(args: Any) -> None:
+        if isinstance(args.exc_value, ThreadAbort):
+            return
+        prev(args)
+
+    return hook
+
+
+# --------------------------------------------------------------------------
+# The plugin
+
+
+class RaceSession:
+    """The racedet plugin object of one pytest process (a worker, the controller, or the only one)."""
+
+    def __init__(self, config: pytest.Config, options: RaceOptions, controller: bool = False) -> None:
+        self.config = config
+        self.options = options
+        self.controller = controller
+        self.settings = load_settings(config, options)
+        self.reporter = Reporter(Formatter(self.settings.strip_path_prefix))
+        self.records: List[Record] = []          # this process's findings, or every worker's
+        self.tests_run = 0
+        self.suppressed = 0
+        self.known = 0
+        self.output_error: Optional[str] = None
+        self.current: Optional[_TestState] = None
+        self.session: Any = None                 # racedet.session.Session, not on the controller
+        self.selector: Any = None
+        self._mp = pytest.MonkeyPatch()          # undone at unconfigure
+        self._mp_threads = pytest.MonkeyPatch()  # undone once no thread of the run is left
+        self._started = False
+        self._main_ts: Any = None
+        self._session_idents: Set[int] = set()   # threads alive when the detector started
+        self._fixture_idents: Set[int] = set()   # threads started by wider-scoped fixtures
+        self._done_idents: Set[int] = set()      # leaks already reported, or exempted by a marker
+        self._ignored: Set[int] = set()          # infrastructure threads, added to internal_idents
+        self._leak_sink: Optional[List[BlockedThread]] = None
+        self._outside_deadlock = False
+        self._saved_tests: Dict[int, Optional[str]] = {}
+
+    def __repr__(self) -> str:
+        role = "controller" if self.controller else "runner"
+        return f"<RaceSession {role} at {id(self):#x}: {self.tests_run} tests, {len(self.records)} findings>"
+
+    # -- lifecycle -------------------------------------------------------
+
+    def start(self) -> None:
+        if self.controller:
+            from pytest_racedet.xdist import ControllerHooks
+
+            self.config.pluginmanager.register(ControllerHooks(self), "racedet-xdist-controller")
+            return
+        from racedet.instrument import importer
+        from racedet.session import Session
+
+        s = Session(self.settings, stream=sys.__stderr__)
+        s.echo = False
+        s.listeners.append(self._on_finding)
+        s.on_deadlock_exit = self._on_deadlock
+        self.session = s
+        self.selector = importer.Selector(self.settings.include,
+                                          list(self.settings.exclude) + [os.path.join(PLUGIN_DIR, "*")])
+        s.start(instrument=False)
+        engine.reset_reports()
+        self._install_import_hooks()
+        self._main_ts = engine.current()
+        blocking.set_interruptible(self._main_ts, True)
+        if isinstance(getattr(blocking, "_interruptible", None), dict):
+            self._mp_threads.setattr(blocking, "_interruptible", _AllInterruptible())
+        if hasattr(blocking, "_python_signal_handlers"):
+            self._mp.setattr(blocking, "_python_signal_handlers", _python_signal_handlers)
+        me = _thread.get_ident()
+        self._session_idents = set(sys._current_frames())
+        # Threads of pytest and its plugins (xdist's I/O thread) cannot wake a test: they must not
+        # keep the watchdog from seeing that a test's threads are all blocked for good.
+        self._ignore(self._session_idents - {me})
+        self._started = True
+
+    def _install_import_hooks(self) -> None:
+        """Instrument test modules and conftest.py inside pytest's assertion rewriter, the rest after it."""
+        from _pytest.assertion import rewrite as ar
+
+        from racedet.instrument import importer
+
+        orig = ar.rewrite_asserts
+        selector = self.selector
+
+        def rewrite_asserts(mod: ast.Module, source: bytes, module_path: Optional[str] = None,
+                            config: Optional[pytest.Config] = None) -> None:
+            orig(mod, source, module_path, config)
+            if module_path is not None and selector.wants(str(module_path)):
+                _instrument(mod, source, str(module_path), lambda tree: orig(tree, source, module_path, config))
+
+        self._mp.setattr(ar, "rewrite_asserts", rewrite_asserts)
+        # A pyc tag of our own: a later plain pytest run never loads instrumented bytecode,
+        # and a change of racedet's rewriter or of the selection is never served stale code.
+        h = hashlib.sha256(importer.KEY.encode())
+        with open(os.path.join(PLUGIN_DIR, "session.py"), "rb") as f:
+            h.update(f.read())
+        h.update(repr((selector.include, selector.exclude)).encode())
+        tail = f".{sys.implementation.cache_tag}-pytest-{pytest.__version__}-racedet-{h.hexdigest()[:12]}{ar.PYC_EXT}"
+        self._mp.setattr(ar, "PYC_TAIL", tail)
+        index = 0
+        for i, finder in enumerate(sys.meta_path):
+            if isinstance(finder, ar.AssertionRewritingHook):
+                index = i + 1
+                break
+        importer.install(selector, index)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        if self._started:   # after pytest's own threadexception plugin has set its hook
+            self._mp.setattr(threading, "excepthook", _excepthook(threading.excepthook))
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        self.stop()
+
+    def stop(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        from racedet import models
+
+        self.session.stop()
+        self._mp.undo()
+        blocking.set_interruptible(self._main_ts, False)
+        blocking.internal_idents.difference_update(self._ignored)
+        engine.current_test = None
+        leftover = [t for t in threading.enumerate()
+                    if t.ident not in self._session_idents and not t.daemon and t.is_alive()]
+        if leftover:
+            # Leaked non-daemon threads keep the interpreter from exiting; if they end up all
+            # blocked for good at exit, unblock them rather than hang (they were reported).
+            blocking.on_deadlock = functools.partial(_exit_deadlock, self._main_ts)
+        else:
+            self._mp_threads.undo()
+            models.uninstall()
+
+    # -- attribution -----------------------------------------------------
+
+    def _on_finding(self, kind: str, finding: Any) -> None:
+        """Session listener; runs in the thread of the access (races) or of the census (leaks)."""
+        if kind == "leak":
+            if self._leak_sink is not None:
+                self._leak_sink.append(finding)
+            return
+        test = engine.current_test
+        st = self.current
+        owner = engine.current().test
+        finding = trim_finding(kind, finding)
+        if st is not None and test == st.nodeid:
+            if not st.races:
+                return
+            if owner is None or owner == test:
+                st.records.append(Record(kind, finding, test))
+                return
+        self.records.append(Record(kind, finding, None, _outside_note(kind, finding, owner)))
+
+    def _on_deadlock(self, dl: Deadlock) -> None:
+        """Called by the watchdog thread: fail the running test, unblock its threads."""
+        st = self.current
+        test = st.nodeid if st is not None and engine.current_test == st.nodeid else None
+        # The test's own threads and the main thread; other tests' leaked threads have their reports.
+        dl = trim_finding("deadlock", dataclasses.replace(
+            dl, threads=tuple(t for t in dl.threads if t.test is None or t.test == test)))
+        if st is not None and test is not None:
+            if not st.deadlock:
+                st.deadlock = True
+                st.records.append(Record("deadlock", dl, test))
+        elif not self._outside_deadlock:
+            self._outside_deadlock = True
+            self.records.append(Record("deadlock", dl, None, "racedet: deadlock outside of test execution"))
+        _break_deadlock(self._main_ts, DeadlockAbort("racedet: all threads of the test are blocked (deadlock)"),
+                        test)
+
+    def _ignore(self, idents: Iterable[int]) -> None:
+        new = set(idents) - blocking.internal_idents
+        self._ignored |= new
+        blocking.internal_idents.update(new)
+
+    def _is_user_thread(self, frames_: Sequence[Frame]) -> bool:
+        """Was this stack (a thread's creation) in user code before it reached pytest's machinery?"""
+        for fr in frames_:
+            if fr.file.startswith(_FRAMEWORK_DIRS):
+                return False
+            if self.selector.wants(fr.file):
+                return True
+        return False
+
+    def _user_leak(self, lk: BlockedThread) -> bool:
+        return self._is_user_thread(lk.created_at) if lk.created_at else self._is_user_thread(lk.stack)
+
+    def _ignore_infrastructure(self) -> None:
+        """Threads started by plugins (pytest-timeout's timer) are neither leaks nor deadlock parties."""
+        from racedet import frames
+
+        alive = set(sys._current_frames())
+        for ts in list(engine.threads_by_tid.values()):
+            if ts.ident in alive and ts.ident not in blocking.internal_idents and not ts.finished \
+                    and ts is not self._main_ts and ts.created_at \
+                    and not self._is_user_thread(frames.to_frames(ts.created_at)):
+                self._ignore((ts.ident,))
+
+    # -- running a test --------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Optional[pytest.Item]) -> Optional[bool]:
+        """pytest's protocol, with the reports held back until the leak check after teardown.
+
+        A leak is only known once the test's fixtures are torn down; holding the
+        reports lets it fail the test itself (its call report) rather than add a
+        teardown error, and lets ``-x`` stop at it.
+        """
+        if not self._started:
+            return None
+        ihook = item.ihook
+        ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+        reports = self._run(item, nextitem)
+        for rep in reports:
+            ihook.pytest_runtest_logreport(report=rep)
+        ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+        return True
+
+    def _run(self, item: pytest.Item, nextitem: Optional[pytest.Item]) -> List[pytest.TestReport]:
+        st = _TestState(item)
+        self.tests_run += 1
+        self._ignore_infrastructure()
+        self._outside_deadlock = False
+        st.before = set(sys._current_frames())
+        engine.reset_reports()   # a test's verdict does not depend on which tests ran before it
+        self.current = st
+        engine.current_test = st.nodeid
+        if not st.races:
+            engine.disable()
+        try:
+            try:
+                reports = runtestprotocol(item, log=False, nextitem=nextitem)
+            finally:
+                if not st.races:
+                    engine.enable()
+            self._check_leaks(st)
+        finally:
+            engine.current_test = None
+            self.current = None
+        self._attach(item, st, reports)
+        return reports
+
+    def _check_leaks(self, st: _TestState) -> None:
+        exclude = st.before | self._fixture_idents | self._done_idents
+        new = set(sys._current_frames()) - exclude - blocking.internal_idents
+        if not st.leaks or not self.settings.leaks or st.deadlock:
+            self._done_idents |= new   # exempt: never reported later either
+            return
+        if not new:
+            return
+        found = [trim_finding("leak", lk) for lk in self.session.census(exclude=exclude, grace=LEAK_GRACE)
+                 if self._user_leak(lk)]
+        if not found:
+            return
+        self._done_idents |= set(sys._current_frames()) & new
+        self._leak_sink = []
+        try:
+            self.session.add_leaks(found)
+            accepted = self._leak_sink
+        finally:
+            self._leak_sink = None
+        st.records.extend(Record("leak", lk, st.nodeid) for lk in accepted)
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        yield
+        st = self.current
+        if st is not None and call.excinfo is not None and call.excinfo.errisinstance(DeadlockAbort):
+            st.aborted.add(call.when)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        st = self.current
+        if st is not None and st.marker_error:
+            pytest.fail(st.marker_error, pytrace=False)
+
+    def _attach(self, item: pytest.Item, st: _TestState, reports: List[pytest.TestReport]) -> None:
+        """Fail the test once, on its call report (setup report if it never ran), with the report."""
+        if not st.records:
+            return
+        self.records.extend(st.records)
+        target = next((r for r in reports if r.when == "call"), reports[0])
+        text = self.reporter.test_text(st.records)
+        first = st.records[0]
+        message = "racedet: " + short_message(first)
+        if len(st.records) > 1:
+            message += f" (+{len(st.records) - 1} more)"
+        for rep in reports:
+            if rep is not target and rep.when in st.aborted:
+                rep.longrepr = longrepr("racedet: deadlock, see the test's report", message, None, item)
+        if target.when in st.aborted or not target.failed:
+            target.outcome = "failed"
+            target.longrepr = longrepr(text, message, _where(first), item)
+            if hasattr(target, "wasxfail"):
+                del target.wasxfail
+        elif isinstance(target.longrepr, ExceptionRepr):
+            target.longrepr.addsection("racedet", text)
+        else:
+            target.longrepr = f"{target.longrepr}\n\n{text}"
+        if self.settings.halt_on_error:
+            item.session.shouldstop = f"racedet: halt_on_error after {st.nodeid}"
+
+    # -- wider-scoped fixtures run outside of any test -------------------
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef: Any, request: Any) -> Any:
+        if not self._started or fixturedef.scope == "function":
+            yield
+            return
+        saved = engine.current_test
+        before = set(sys._current_frames())
+        engine.current_test = None
+        yield
+        engine.current_test = saved
+        self._fixture_idents |= set(sys._current_frames()) - before
+        # Added after the fixture's own finalizer, so it runs first at teardown.
+        fixturedef.addfinalizer(functools.partial(self._fixture_teardown, fixturedef))
+
+    def _fixture_teardown(self, fixturedef: Any) -> None:
+        self._saved_tests[id(fixturedef)] = engine.current_test
+        engine.current_test = None
+
+    def pytest_fixture_post_finalizer(self, fixturedef: Any, request: Any) -> None:
+        key = id(fixturedef)
+        if key in self._saved_tests:
+            engine.current_test = self._saved_tests.pop(key)
+
+    # -- end of the run --------------------------------------------------
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        """After the last fixtures are torn down: leaks of the whole run, outputs, exit status."""
+        if self._started:
+            self._final_census()
+            self.suppressed += self.session.findings.suppressed
+            self.known += self.session.known
+        if hasattr(self.config, "workeroutput"):
+            from pytest_racedet import wire
+
+            self.config.workeroutput["racedet"] = {
+                "records": wire.dump_all(self.records),
+                "tests": self.tests_run, "suppressed": self.suppressed, "known": self.known,
+            }
+            return
+        self._write_outputs()
+        if self.output_error is not None and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+        elif self.records and not self.settings.update_baseline and session.exitstatus == 0:
+            session.exitstatus = self.exitcode()
+
+    def _final_census(self) -> None:
+        if not self.settings.leaks:
+            return
+        exclude = self._session_idents | self._done_idents
+        if not set(sys._current_frames()) - exclude - blocking.internal_idents:
+            return
+        found = [trim_finding("leak", lk) for lk in self.session.census(exclude=exclude, grace=LEAK_GRACE)
+                 if self._user_leak(lk)]
+        self._leak_sink = []
+        try:
+            self.session.add_leaks(found)
+            accepted = self._leak_sink
+        finally:
+            self._leak_sink = None
+        for lk in accepted:
+            note = f"racedet: thread started during {lk.test} and still alive at the end of the run" \
+                if lk.test else "racedet: thread still alive at the end of the run"
+            self.records.append(Record("leak", lk, None, note))
+
+    def exitcode(self) -> int:
+        """pytest's "tests failed" unless racedet's exitcode was set explicitly."""
+        from racedet import config as rconfig
+
+        if self.settings.sources.get("exitcode", rconfig.DEFAULT) != rconfig.DEFAULT:
+            return int(self.settings.exitcode)
+        return int(pytest.ExitCode.TESTS_FAILED)
+
+    def merge(self, data: Dict[str, Any]) -> None:
+        """Add one worker's ``workeroutput["racedet"]`` (controller side)."""
+        from pytest_racedet import wire
+
+        for rec in data.get("records") or []:
+            self.records.append(Record(rec["kind"], wire.load(rec["kind"], rec["data"]), rec["test"],
+                                       rec.get("note", "")))
+        self.tests_run += int(data.get("tests", 0))
+        self.suppressed += int(data.get("suppressed", 0))
+        self.known += int(data.get("known", 0))
+
+    # -- outputs ---------------------------------------------------------
+
+    def findings(self) -> Findings:
+        """All records as one Findings (races once per pair of lines), for SARIF and baselines."""
+        f = Findings(suppressed=self.suppressed)
+        keys: Set[tuple] = set()
+        for r in self.records:
+            if r.kind == "race":
+                if r.finding.key not in keys:
+                    keys.add(r.finding.key)
+                    f.races.append(r.finding)
+            elif r.kind == "leak":
+                f.leaks.append(r.finding)
+            elif r.kind == "deadlock":
+                if f.deadlock is None:
+                    f.deadlock = r.finding
+            else:
+                f.lock_order_inversions.append(r.finding)
+        return f
+
+    def to_json(self) -> Dict[str, Any]:
+        """The API.md JSON, with ``test`` (node id, or null outside of tests) on each finding."""
+        races: Dict[tuple, Dict[str, Any]] = {}
+        out: Dict[str, Any] = {"version": 1, "races": [], "leaks": [], "deadlock": None,
+                               "lock_order_inversions": []}
+        deadlocks: List[Dict[str, Any]] = []
+        for r in self.records:
+            if r.kind == "race":
+                d = races.get(r.finding.key)
+                if d is not None:
+                    if r.test not in d["tests"]:
+                        d["tests"].append(r.test)
+                    continue
+                d = races[r.finding.key] = r.finding.to_dict()
+                d["tests"] = [r.test]
+                out["races"].append(d)
+            else:
+                d = r.finding.to_dict()
+                {"leak": out["leaks"], "lock_order": out["lock_order_inversions"],
+                 "deadlock": deadlocks}[r.kind].append(d)
+            d["test"] = r.test
+            if r.test is None:
+                d["outside_test_execution"] = True
+        if deadlocks:
+            out["deadlock"] = deadlocks[0]
+            out["deadlocks"] = deadlocks
+        out["tests_run"] = self.tests_run
+        out["suppressed"] = self.suppressed
+        return out
+
+    def _write_outputs(self) -> None:
+        s = self.settings
+        try:
+            if s.json:
+                tmp = f"{s.json}.{os.getpid()}.tmp"
+                with open(tmp, "w", encoding="utf-8") as fh:
+                    json.dump(self.to_json(), fh, indent=2)
+                    fh.write("\n")
+                os.replace(tmp, s.json)
+            if s.sarif or (s.update_baseline and s.baseline) or s.annotations == "github":
+                from racedet.session import Session
+
+                out = Session(dataclasses.replace(s, json=None), stream=sys.__stderr__)
+                out.findings = out.all_findings = self.findings()
+                try:
+                    out.write_outputs()
+                except ImportError as exc:  # pragma: no cover - a core without SARIF support
+                    self.output_error = f"racedet: cannot write {s.sarif}: {exc}"
+        except (OSError, ConfigError) as exc:
+            self.output_error = f"racedet: {exc}"
+
+    def pytest_terminal_summary(self, terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+        if hasattr(self.config, "workeroutput"):
+            return
+        tr = terminalreporter
+        outside = [r for r in self.records if r.test is None]
+        if outside:
+            tr.write_sep("=", "racedet: race detected outside of test execution"
+                         if any(r.kind == "race" for r in outside)
+                         else "racedet: findings outside of test execution", red=True)
+            for r in outside:
+                tr.write(self.reporter.text(r))
+        if self.output_error:
+            tr.write_line(self.output_error, red=True)
+        extra = []
+        if self.suppressed:
+            extra.append(f"{self.suppressed} suppressed")
+        if self.known:
+            extra.append(f"{self.known} known (baseline)")
+        line = summary_line(self.records, self.tests_run) + (f" ({', '.join(extra)})" if extra else "")
+        bad = bool(self.records)
+        tr.write_sep("=", line, red=bad, green=not bad, bold=True)
+
+    def header_lines(self) -> List[str]:
+        from racedet import config as rconfig
+
+        o, s = self.options, self.settings
+        leaks_src = s.sources.get("leaks", rconfig.DEFAULT)
+        line = f"racedet: race=on ({o.race_source}), leaks={'on' if s.leaks else 'off'} ({leaks_src})"
+        if self.controller:
+            line += ", detector runs in the xdist workers"
+        else:
+            from racedet import core
+
+            line += f", core={core.name} ({core.reason})"
+        lines = [line]
+        summary = s.summary()
+        if summary != "defaults":
+            lines.append(f"racedet settings: {summary}")
+        return lines
+
+
+def _instrument(mod: ast.Module, source: bytes, path: str, reassert: Any) -> None:
+    """Instrument an assertion-rewritten test module or conftest.py, functions only.
+
+    Module-level code runs at collection, under the import lock, before any
+    thread of the test exists (``toplevel=False``).
+    """
+    from racedet.instrument import rewrite
+
+    text = importlib.util.decode_source(source) if isinstance(source, (bytes, bytearray)) else str(source)
+    try:
+        rewrite.instrument(mod, text, path, toplevel=False)
+    except RecursionError:  # pragma: no cover - absurdly deep expressions: assertions only
+        fresh = ast.parse(source, filename=path)
+        reassert(fresh)
+        mod.body[:] = fresh.body
+
+
+def _outside_note(kind: str, finding: Any, owner: Optional[str]) -> str:
+    if kind != "race":
+        return "racedet: found outside of test execution"
+    cur, prev = finding.current, finding.previous
+    lines = ["racedet: race detected outside of test execution"]
+    for label, acc in (("current", cur), ("previous", prev)):
+        where = f"during {acc.test}" if acc.test else "outside of any test"
+        if label == "current" and owner and owner != acc.test:
+            where += f" (by a thread started during {owner})"
+        lines.append(f"  {label} {acc.kind} by thread {acc.thread}: {where}")
+    return "\n".join(lines)
+
+
+def _break_deadlock(main_ts: Any, abort: Optional[BaseException], test: Optional[str] = None,
+                    everyone: bool = False) -> None:
+    """Interrupt the threads of a deadlock: the main thread raises ``abort``, others end quietly.
+
+    Only the main thread and the threads started by ``test`` are touched
+    (``everyone``: all of them, at exit); a session fixture's server thread is
+    blocked too, but the next tests still need it.  With ``abort`` None the
+    main thread is left alone (at exit it waits in ``threading._shutdown``).
+    """
+    alive = set(sys._current_frames())
+    for ts in list(engine.threads_by_tid.values()):
+        if ts.finished or ts.ident not in alive or ts.ident in blocking.internal_idents:
+            continue
+        if not everyone and ts is not main_ts and (test is None or ts.test != test):
+            continue
+        if ts.blocked is None or not ts.blocked[1]:
+            continue
+        if ts is main_ts:
+            if abort is not None:
+                blocking.interrupt(ts, abort)
+        else:
+            blocking.interrupt(ts, ThreadAbort())
+
+
+def _exit_deadlock(main_ts: Any, dl: Deadlock) -> None:
+    """After the run: leaked threads all blocked for good while Python waits for them at exit."""
+    try:
+        sys.__stderr__.write(f"racedet: unblocking {len(dl.threads) - 1} leaked thread(s) blocked for good "
+                             "at exit (reported as leaks)\n")
+    except (OSError, ValueError, AttributeError):  # pragma: no cover
+        pass
+    _break_deadlock(main_ts, None, everyone=True)
