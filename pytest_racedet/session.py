@@ -326,10 +326,12 @@ class RaceSession:
         self._mp_threads = pytest.MonkeyPatch()  # undone once no thread of the run is left
         self._started = False
         self._main_ts: Any = None
-        self._session_idents: Set[int] = set()   # threads alive when the detector started
-        self._fixture_idents: Set[int] = set()   # threads started by wider-scoped fixtures
-        self._done_idents: Set[int] = set()      # leaks already reported, or exempted by a marker
-        self._ignored: Set[int] = set()          # infrastructure threads, added to internal_idents
+        # Threads are known by key (see _thread_keys), since idents are reused.
+        self._session_keys: Set[tuple] = set()   # threads alive when the detector started
+        self._fixture_keys: Set[tuple] = set()   # threads started by wider-scoped fixtures
+        self._done_keys: Set[tuple] = set()      # leaks already reported, or exempted by a marker
+        self._ignored_keys: Set[tuple] = set()   # infrastructure threads
+        self._added_idents: Set[int] = set()     # what we put in blocking.internal_idents
         self._leak_sink: Optional[List[BlockedThread]] = None
         self._outside_deadlock = False
         self._saved_tests: Dict[int, Optional[str]] = {}
@@ -365,11 +367,12 @@ class RaceSession:
             self._mp_threads.setattr(blocking, "_interruptible", _AllInterruptible())
         if hasattr(blocking, "_python_signal_handlers"):
             self._mp.setattr(blocking, "_python_signal_handlers", _python_signal_handlers)
-        me = _thread.get_ident()
-        self._session_idents = set(sys._current_frames())
+        alive = _thread_keys()
+        self._session_keys = set(alive.values())
         # Threads of pytest and its plugins (xdist's I/O thread) cannot wake a test: they must not
         # keep the watchdog from seeing that a test's threads are all blocked for good.
-        self._ignore(self._session_idents - {me})
+        self._ignored_keys = {k for i, k in alive.items() if i != _thread.get_ident()}
+        self._sync_ignored(alive)
         self._started = True
 
     def _install_import_hooks(self) -> None:
@@ -420,10 +423,11 @@ class RaceSession:
         self.session.stop()
         self._mp.undo()
         blocking.set_interruptible(self._main_ts, False)
-        blocking.internal_idents.difference_update(self._ignored)
+        blocking.internal_idents.difference_update(self._added_idents)
         engine.current_test = None
+        alive = _thread_keys()
         leftover = [t for t in threading.enumerate()
-                    if t.ident not in self._session_idents and not t.daemon and t.is_alive()]
+                    if alive.get(t.ident or 0) not in self._session_keys and not t.daemon and t.is_alive()]
         if leftover:
             # Leaked non-daemon threads keep the interpreter from exiting; if they end up all
             # blocked for good at exit, unblock them rather than hang (they were reported).
@@ -469,10 +473,12 @@ class RaceSession:
         _break_deadlock(self._main_ts, DeadlockAbort("racedet: all threads of the test are blocked (deadlock)"),
                         test)
 
-    def _ignore(self, idents: Iterable[int]) -> None:
-        new = set(idents) - blocking.internal_idents
-        self._ignored |= new
-        blocking.internal_idents.update(new)
+    def _sync_ignored(self, alive: Dict[int, tuple]) -> None:
+        """Put the live ignored threads, and only them, in ``blocking.internal_idents``."""
+        want = {i for i, k in alive.items() if k in self._ignored_keys} - (blocking.internal_idents - self._added_idents)
+        blocking.internal_idents.difference_update(self._added_idents - want)
+        blocking.internal_idents.update(want)
+        self._added_idents = want
 
     def _is_user_thread(self, frames_: Sequence[Frame]) -> bool:
         """Was this stack (a thread's creation) in user code before it reached pytest's machinery?"""
@@ -490,12 +496,14 @@ class RaceSession:
         """Threads started by plugins (pytest-timeout's timer) are neither leaks nor deadlock parties."""
         from racedet import frames
 
-        alive = set(sys._current_frames())
+        alive = _thread_keys()
         for ts in list(engine.threads_by_tid.values()):
-            if ts.ident in alive and ts.ident not in blocking.internal_idents and not ts.finished \
-                    and ts is not self._main_ts and ts.created_at \
-                    and not self._is_user_thread(frames.to_frames(ts.created_at)):
-                self._ignore((ts.ident,))
+            key = ("t", ts.tid)
+            if key in self._ignored_keys or alive.get(ts.ident or 0) != key or ts is self._main_ts:
+                continue
+            if ts.created_at and not self._is_user_thread(frames.to_frames(ts.created_at)):
+                self._ignored_keys.add(key)
+        self._sync_ignored(alive)
 
     # -- running a test --------------------------------------------------
 
@@ -522,7 +530,7 @@ class RaceSession:
         self.tests_run += 1
         self._ignore_infrastructure()
         self._outside_deadlock = False
-        st.before = set(sys._current_frames())
+        st.before = set(_thread_keys().values())
         engine.reset_reports()   # a test's verdict does not depend on which tests ran before it
         self.current = st
         engine.current_test = st.nodeid
@@ -538,22 +546,25 @@ class RaceSession:
         finally:
             engine.current_test = None
             self.current = None
+            self._main_ts.abort = None   # a second interrupt of the same deadlock must not leak out
         self._attach(item, st, reports)
         return reports
 
     def _check_leaks(self, st: _TestState) -> None:
-        exclude = st.before | self._fixture_idents | self._done_idents
-        new = set(sys._current_frames()) - exclude - blocking.internal_idents
+        old = st.before | self._fixture_keys | self._done_keys
+        alive = _thread_keys()
+        exclude = {i for i, k in alive.items() if k in old}
+        new = {k for i, k in alive.items() if i not in exclude and i not in blocking.internal_idents}
         if not st.leaks or not self.settings.leaks or st.deadlock:
-            self._done_idents |= new   # exempt: never reported later either
+            self._done_keys |= new   # exempt: never reported later either
             return
         if not new:
             return
         found = [trim_finding("leak", lk) for lk in self.session.census(exclude=exclude, grace=LEAK_GRACE)
                  if self._user_leak(lk)]
+        self._done_keys |= new
         if not found:
             return
-        self._done_idents |= set(sys._current_frames()) & new
         self._leak_sink = []
         try:
             self.session.add_leaks(found)
@@ -609,11 +620,11 @@ class RaceSession:
             yield
             return
         saved = engine.current_test
-        before = set(sys._current_frames())
+        before = set(_thread_keys().values())
         engine.current_test = None
         yield
         engine.current_test = saved
-        self._fixture_idents |= set(sys._current_frames()) - before
+        self._fixture_keys |= set(_thread_keys().values()) - before
         # Added after the fixture's own finalizer, so it runs first at teardown.
         fixturedef.addfinalizer(functools.partial(self._fixture_teardown, fixturedef))
 
@@ -652,8 +663,10 @@ class RaceSession:
     def _final_census(self) -> None:
         if not self.settings.leaks:
             return
-        exclude = self._session_idents | self._done_idents
-        if not set(sys._current_frames()) - exclude - blocking.internal_idents:
+        old = self._session_keys | self._done_keys
+        alive = _thread_keys()
+        exclude = {i for i, k in alive.items() if k in old}
+        if not set(alive) - exclude - blocking.internal_idents:
             return
         found = [trim_finding("leak", lk) for lk in self.session.census(exclude=exclude, grace=LEAK_GRACE)
                  if self._user_leak(lk)]
@@ -717,11 +730,11 @@ class RaceSession:
             if r.kind == "race":
                 d = races.get(r.finding.key)
                 if d is not None:
-                    if r.test not in d["tests"]:
+                    if r.test is not None and r.test not in d["tests"]:
                         d["tests"].append(r.test)
                     continue
                 d = races[r.finding.key] = r.finding.to_dict()
-                d["tests"] = [r.test]
+                d["tests"] = [r.test] if r.test is not None else []
                 out["races"].append(d)
             else:
                 d = r.finding.to_dict()
@@ -797,6 +810,25 @@ class RaceSession:
         if summary != "defaults":
             lines.append(f"racedet settings: {summary}")
         return lines
+
+
+def _thread_keys() -> Dict[int, tuple]:
+    """Live threads: ident -> a key that is never reused (racedet's thread id when it has one).
+
+    Idents are recycled as soon as a thread ends, so "alive before the test"
+    must not be remembered by ident.
+    """
+    states: Dict[int, Any] = {}
+    for ts in list(engine.threads_by_tid.values()):
+        if ts.ident is not None and not ts.finished:
+            prev = states.get(ts.ident)
+            if prev is None or ts.tid > prev.tid:
+                states[ts.ident] = ts
+    out = {}
+    for ident in sys._current_frames():
+        ts = states.get(ident)
+        out[ident] = ("t", ts.tid) if ts is not None else ("i", ident)
+    return out
 
 
 def _instrument(mod: ast.Module, source: bytes, path: str, reassert: Any) -> None:
