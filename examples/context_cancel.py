@@ -48,7 +48,8 @@ def say(line):
 def worker(ctx, id, wg):
     try:
         while True:
-            i, _, _ = racedet.select(racedet.recv(ctx.done()), racedet.recv(racedet.after(0.5 * SCALE)))
+            tick = racedet.after(0.5 * SCALE)
+            i, _, _ = racedet.select(racedet.recv(ctx.done()), racedet.recv(tick))
             if i == 0:
                 say(f"Worker {id} stopping: {ctx.err()}")
                 return

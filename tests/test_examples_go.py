@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Dict, List
 
 import pytest
-
 from helpers import ROOT, Result, env, run_racedet
 
 EXAMPLES = ROOT / "examples"

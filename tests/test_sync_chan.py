@@ -106,9 +106,9 @@ def test_unbuffered_recv_blocks_until_sent() -> None:
 def test_unbuffered_fifo_among_waiting_senders() -> None:
     ch = Chan()
     gs = []
-    for i in range(5):
-        gs.append(go(ch.send, i))
-        wait_until(lambda: parked_senders(ch) == i + 1)
+    for i in range(1, 6):
+        gs.append(go(ch.send, i - 1))
+        wait_until(lambda n=i: parked_senders(ch) == n)
     assert [ch.recv() for _ in range(5)] == [0, 1, 2, 3, 4]
     for g in gs:
         joined(g)
@@ -120,7 +120,7 @@ def test_unbuffered_fifo_among_waiting_receivers() -> None:
     gs = []
     for i in range(5):
         gs.append(go(lambda i=i: got.append((i, ch.recv()))))
-        wait_until(lambda: parked_receivers(ch) == i + 1)
+        wait_until(lambda n=i + 1: parked_receivers(ch) == n)
     for v in "abcde":
         ch.send(v)
     for g in gs:
@@ -226,26 +226,26 @@ def test_close_wakes_blocked_receivers() -> None:
     assert got == [(None, False)] * 4
 
 
-def test_close_makes_blocked_senders_raise() -> None:
-    for cap in (0, 2):
-        ch = Chan(cap)
-        for i in range(cap):
-            ch.send(i)
-        errors: List[BaseException] = []
+@pytest.mark.parametrize("cap", [0, 2])
+def test_close_makes_blocked_senders_raise(cap: int) -> None:
+    ch = Chan(cap)
+    for i in range(cap):
+        ch.send(i)
+    errors: List[BaseException] = []
 
-        def sender() -> None:
-            try:
-                ch.send("late")
-            except ChannelClosed as e:
-                errors.append(e)
+    def sender() -> None:
+        try:
+            ch.send("late")
+        except ChannelClosed as e:
+            errors.append(e)
 
-        g = go(sender)
-        wait_until(lambda: parked_senders(ch) == 1)
-        ch.close()
-        joined(g)
-        assert len(errors) == 1 and "send on closed channel" in str(errors[0])
-        # The buffered values survive the close; the blocked value was not sent.
-        assert list(ch) == list(range(cap))
+    g = go(sender)
+    wait_until(lambda: parked_senders(ch) == 1)
+    ch.close()
+    joined(g)
+    assert len(errors) == 1 and "send on closed channel" in str(errors[0])
+    # The buffered values survive the close; the blocked value was not sent.
+    assert list(ch) == list(range(cap))
 
 
 def test_channel_closed_is_a_runtime_error() -> None:

@@ -8,7 +8,15 @@ from typing import Callable, List
 import pytest
 
 from racedet import (
-    Canceled, Chan, DeadlineExceeded, background, blocking, go, recv, select, with_cancel,
+    Canceled,
+    Chan,
+    DeadlineExceeded,
+    background,
+    blocking,
+    go,
+    recv,
+    select,
+    with_cancel,
     with_timeout,
 )
 

@@ -8,8 +8,17 @@ from typing import Callable, List
 
 import pytest
 
-from racedet import Chan, ChannelClosed, Selected, after, go, recv, select, send
-from racedet import blocking
+from racedet import (
+    Chan,
+    ChannelClosed,
+    Selected,
+    after,
+    blocking,
+    go,
+    recv,
+    select,
+    send,
+)
 
 JOIN = 10.0
 

@@ -119,7 +119,8 @@ def test_selects_over_shared_channels() -> None:
             else:
                 cases[r.index] = recv(None)     # closed: disable the case, Go's nil idiom
 
-    consumers = [go(consume, None) for _ in range(6)] + [go(consume, chans[0]), go(consume, chans[3])]
+    consumers = [go(consume, None) for _ in range(6)]
+    consumers += [go(consume, chans[0]), go(consume, chans[3])]
     wg.add(producers)
     ps = [go(produce, p) for p in range(producers)]
     wg.wait()
@@ -137,77 +138,84 @@ def test_close_races_with_sends(cap: int) -> None:
     A value whose send returned was received exactly once; a value whose
     send raised ChannelClosed was never received.
     """
-    for round in range(5):
-        ch: Chan = Chan(cap)
-        spare = Chan(1)
-        delivered: Dict[int, List[object]] = {}
-        failed: List[object] = []
-        got: List[object] = []
-        lock = threading.Lock()
-        half = Chan(1)
+    for _ in range(5):
+        _close_under_senders(cap)
 
-        def sender(s: int) -> None:
-            ok: List[object] = []
-            delivered[s] = ok
-            for i in range(10_000):
-                v = (s, i)
-                try:
-                    if i % 3 == 0:
-                        r = select(send(ch, v), send(spare, v))
-                        if r.index == 1:
-                            spare.recv()        # keep the spare empty; the value went nowhere
-                            continue
-                    else:
-                        ch.send(v)
-                except ChannelClosed:
-                    with lock:
-                        failed.append(v)
-                    return
-                ok.append(v)
 
-        def receiver() -> None:
-            n = 0
-            for v in ch:
+def _close_under_senders(cap: int) -> None:
+    ch: Chan = Chan(cap)
+    spare = Chan(1)
+    delivered: Dict[int, List[object]] = {}
+    failed: List[object] = []
+    got: List[object] = []
+    lock = threading.Lock()
+    half = Chan(1)
+
+    def sender(s: int) -> None:
+        ok: List[object] = []
+        delivered[s] = ok
+        for i in range(10_000):
+            v = (s, i)
+            try:
+                if i % 3 == 0:
+                    r = select(send(ch, v), send(spare, v))
+                    if r.index == 1:
+                        spare.recv()        # keep the spare empty; the value went nowhere
+                        continue
+                else:
+                    ch.send(v)
+            except ChannelClosed:
                 with lock:
-                    got.append(v)
-                n += 1
-                if n == 200:
-                    select(send(half, True), default=True)
+                    failed.append(v)
+                return
+            ok.append(v)
 
-        rs = [go(receiver) for _ in range(3)]
-        ss = [go(sender, s) for s in range(6)]
-        half.recv()             # some traffic has flowed: now close under the senders
-        ch.close()
-        join_all(ss + rs)
-        sent = [v for ok in delivered.values() for v in ok]
-        assert len(failed) == 6             # every sender eventually saw the close
-        assert_exactly_once(sent, got)
-        assert not set(failed) & set(got)
+    def receiver() -> None:
+        n = 0
+        for v in ch:
+            with lock:
+                got.append(v)
+            n += 1
+            if n == 200:
+                select(send(half, True), default=True)
+
+    rs = [go(receiver) for _ in range(3)]
+    ss = [go(sender, s) for s in range(6)]
+    half.recv()             # some traffic has flowed: now close under the senders
+    ch.close()
+    join_all(ss + rs)
+    sent = [v for ok in delivered.values() for v in ok]
+    assert len(failed) == 6             # every sender eventually saw the close
+    assert_exactly_once(sent, got)
+    assert not set(failed) & set(got)
 
 
 def test_selects_racing_for_one_value() -> None:
     """Many selects (and plain receives) compete for each value: exactly one wins."""
-    rounds, racers = 200, 8
-    for _ in range(rounds):
-        a, b = Chan(), Chan()
-        won = Chan(racers)
+    for _ in range(200):
+        _race_for_one_value(8)
 
-        def racer(k: int) -> None:
-            if k % 2:
-                r = select(recv(a), recv(b))
-                won.send(r.value if r.ok else None)
-            else:
-                v, ok = a.recv_ok()
-                won.send(v if ok else None)
 
-        gs = [go(racer, k) for k in range(racers)]
-        a.send("only")
-        a.close()
-        b.close()
-        join_all(gs)
-        results = [won.recv() for _ in range(racers)]
-        assert results.count("only") == 1
-        assert results.count(None) == racers - 1
+def _race_for_one_value(racers: int) -> None:
+    a, b = Chan(), Chan()
+    won = Chan(racers)
+
+    def racer(k: int) -> None:
+        if k % 2:
+            r = select(recv(a), recv(b))
+            won.send(r.value if r.ok else None)
+        else:
+            v, ok = a.recv_ok()
+            won.send(v if ok else None)
+
+    gs = [go(racer, k) for k in range(racers)]
+    a.send("only")
+    a.close()
+    b.close()
+    join_all(gs)
+    results = [won.recv() for _ in range(racers)]
+    assert results.count("only") == 1
+    assert results.count(None) == racers - 1
 
 
 def test_ten_thousand_goroutines_blocked_on_one_channel() -> None:

@@ -106,7 +106,7 @@ def test_many_waiters_all_released() -> None:
 
 def test_reuse_after_zero() -> None:
     wg = WaitGroup()
-    for round in range(3):
+    for _ in range(3):
         wg.add(2)
         go(wg.done)
         go(wg.done)

@@ -131,7 +131,7 @@ def wake_all(sleepers: List[_Sleeper]) -> None:
     runnable at a time.  Call with the claims taken and the fields filled in.
     """
     if sleepers:
-        for a, b in zip(sleepers, sleepers[1:]):
+        for a, b in zip(sleepers, sleepers[1:], strict=False):
             a.relay = b
         sleepers[0].wake.release()
 

@@ -157,7 +157,8 @@ def _check_parent(parent: object) -> None:
         raise TypeError(f"cannot derive a context from {type(parent).__name__}; use background()")
 
 
-def _new(parent: Context, kind: str, deadline: Optional[float]) -> Tuple[_CancelContext, TCancelFunc]:
+def _new(parent: Context, kind: str,
+         deadline: Optional[float]) -> Tuple[_CancelContext, TCancelFunc]:
     ctx = _CancelContext(parent, kind, deadline)
     if isinstance(parent, _CancelContext):
         parent._add_child(ctx)

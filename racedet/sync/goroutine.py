@@ -48,7 +48,7 @@ class Goroutine:
         return self._thread
 
     def join(self, timeout: Optional[float] = None) -> None:
-        """Wait until the goroutine ends, or ``timeout`` seconds pass (then check ``is_alive()``)."""
+        """Wait until the goroutine ends, or for ``timeout`` seconds (then see ``is_alive()``)."""
         self._thread.join(timeout)
 
     def is_alive(self) -> bool:

@@ -58,7 +58,7 @@ class Selected(NamedTuple):
     :meth:`Chan.recv_ok`; for a send they are ``None, True``.
     """
 
-    index: int
+    index: int  # type: ignore[assignment]  # the field shadows tuple.index, as the API names it
     value: Any
     ok: bool
 
