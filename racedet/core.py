@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
+from racedet import env
 from racedet.exceptions import ConfigError
 
 reason = ""
@@ -20,7 +21,12 @@ def _choose() -> ModuleType:
     want = os.environ.get("RACEDET_CORE", "").strip().lower()
     if want not in ("", "c", "py"):
         raise ConfigError(f"invalid RACEDET_CORE {want!r} (expected 'c' or 'py')")
-    if want != "py":
+    if want != "py" and not env.GIL:
+        # The C core relies on the GIL to make each hook atomic.
+        if want == "c":
+            raise ConfigError("RACEDET_CORE=c but the compiled core needs the GIL (free-threaded build)")
+        reason = "compiled core unsupported without the GIL"
+    elif want != "py":
         try:
             from racedet import _access  # type: ignore[attr-defined]
         except ImportError as exc:

@@ -84,6 +84,9 @@ class _TLS(_thread._local):
 
 
 _tls = _TLS()
+#: Called with the thread's state right after ``_tls.ts`` is bound (the
+#: compiled access core, racedet._access, caches it per thread).
+_on_bind: List[Callable[[ThreadState], None]] = []
 _next_tid = 1
 threads_by_tid: Dict[int, ThreadState] = {}
 
@@ -116,6 +119,8 @@ def adopt_current_thread() -> ThreadState:
         threads_by_tid[ts.tid] = ts
     ts.ident = _thread.get_ident()
     _tls.ts = ts
+    for fn in _on_bind:  # racedet._access: forget its cached thread state
+        fn(ts)
     return ts
 
 
@@ -217,6 +222,8 @@ def thread_begin(ts: ThreadState) -> None:
     """Called first thing in the new thread."""
     ts.ident = _thread.get_ident()
     _tls.ts = ts
+    for fn in _on_bind:  # racedet._access: forget its cached thread state
+        fn(ts)
 
 
 def thread_end(ts: ThreadState) -> None:

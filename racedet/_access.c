@@ -1,0 +1,1823 @@
+/* The compiled access core: racedet/access_py.py in C, with the same functions and semantics.
+ *
+ * racedet/access_py.py is the reference: every function here does what its
+ * namesake there does, in the same order, with the same Python-visible
+ * effects on the engine's state (shadow dicts, per-location lists, history
+ * records, reports).  What is faster here:
+ *
+ *   - ``if (!active) return obj;`` first (a C flag set through engine.set_active_hook);
+ *   - the calling thread's ThreadState from a one-entry cache keyed by the
+ *     interpreter's PyThreadState (pointer and unique id), refilled from
+ *     ``engine._tls.ts`` after a GIL hand-off, invalidated by ``engine._on_bind``;
+ *   - ThreadState's __slots__ (epoch, tid, vc, hval) read through the member
+ *     descriptors' offsets, found once at import;
+ *   - the same-epoch case: one shadow lookup, one location lookup, one identity test;
+ *   - FastTrack's read/write checks on C integers (exact Python arithmetic
+ *     when an int does not fit 63 bits), and the history record of
+ *     engine.hist walked on the frame stack in C, with the same per-thread
+ *     cache (one record per site, calling line and test) keyed by identity;
+ *   - the first shadow of weakly referenceable objects (engine.new_shadow's
+ *     common case) made here; every other kind goes to engine.new_shadow.
+ *
+ * Reports (engine.report), adopting a thread (engine.adopt_current_thread),
+ * the rare shadow kinds and the first sight of a code object
+ * (frames.code_hidden) call the Python code, which then sees the user's
+ * frame as its caller, as it does under access_py (racedet's frames are
+ * hidden).
+ *
+ * Each hook runs under the GIL without calling back into Python in its
+ * common paths, so it is atomic on the default (GIL) builds of 3.10-3.13.
+ * Free-threaded builds are not supported: the module refuses to import
+ * there and racedet.core falls back to access_py.
+ *
+ * A bug here must not change the program: like access_py, every hook turns
+ * an internal Exception into one note on stderr and returns normally.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+#include <structmember.h>
+
+#ifndef T_OBJECT_EX
+#define T_OBJECT_EX 16
+#endif
+
+#if PY_VERSION_HEX >= 0x030C0000
+#define MY_ERR_FETCH(exc) ((exc) = PyErr_GetRaisedException())
+#define MY_ERR_RESTORE(exc) PyErr_SetRaisedException(exc)
+#endif
+
+/* Epochs are (clock << TID_BITS) | tid (racedet/clock.py). */
+#define TID_BITS 32
+#define TID_MASK 0xFFFFFFFFLL
+
+enum { M_READ = 1, M_WRITE = 2, M_RMW = 3 };
+enum { LOC_ATTR, LOC_GLOBAL, LOC_CELL, LOC_ITEM, LOC_CONTENTS, N_LOC };
+enum { ATOMIC_MUT, ITEM_MUT, WHOLE_READ, INDEX_READ };
+
+/* ------------------------------------------------------------------------ */
+/* Module state (single-phase init: one interpreter). */
+
+static int active;                     /* access_py.ACTIVE */
+static long n_errors;                  /* access_py._errors */
+
+static PyObject *engine_dict;          /* racedet.engine.__dict__ */
+static PyObject *frames_mod;           /* racedet.frames */
+static PyObject *access_py;            /* racedet.access_py: METHOD_KINDS */
+static PyObject *shadow;               /* engine.shadow, bound once like access_py._shadow_get */
+static PyObject *new_shadow_fn;        /* engine.new_shadow */
+static PyObject *report_fn;            /* engine.report */
+static PyObject *adopt_fn;             /* engine.adopt_current_thread */
+static PyObject *tls;                  /* engine._tls */
+static PyObject *IGNORED, *CONTENTS, *CELL, *REF;
+static PyObject *on_death;             /* engine._on_death */
+static PyObject *Ref_type;             /* engine._Ref */
+static PyObject *type_kind;            /* engine._type_kind */
+static PyObject *hidden_codes;         /* frames._hidden_codes */
+static PyObject *code_hidden_fn;       /* frames.code_hidden */
+static PyObject *method_kinds;         /* access_py.METHOD_KINDS */
+static PyObject *ctypes_cache;         /* access_py._ctypes, this core's own */
+static PyObject *container_types;      /* (list, dict, set, bytearray, deque) */
+static PyTypeObject *ThreadState_type;
+static Py_ssize_t off_epoch, off_tid, off_vc, off_hval;
+
+static PyObject *s_ts, *s_epoch, *s_tid, *s_vc, *s_hval, *s_read, *s_write, *s_oid,
+    *s_history_size, *s_current_test, *s_closure;
+static PyObject *ZERO, *MINUS_ONE;
+static PyObject *LOC[N_LOC];
+static long kind_weak = -1;            /* engine._KIND_WEAK */
+
+/* ------------------------------------------------------------------------ */
+/* Errors: never into user code (access_py._internal_error). */
+
+/* After a failed step: swallow an Exception (note the first on stderr) and
+ * return 1; return 0 for a BaseException that must propagate (as access_py's
+ * ``except Exception`` lets KeyboardInterrupt through). */
+static int
+swallow(void)
+{
+    if (!PyErr_ExceptionMatches(PyExc_Exception))
+        return 0;
+    n_errors++;
+    if (n_errors != 1) {
+        PyErr_Clear();
+        return 1;
+    }
+#ifdef MY_ERR_FETCH
+    PyObject *exc;
+    MY_ERR_FETCH(exc);
+#else
+    PyObject *typ, *exc, *tb;
+    PyErr_Fetch(&typ, &exc, &tb);
+    PyErr_NormalizeException(&typ, &exc, &tb);
+    if (tb != NULL && exc != NULL)
+        PyException_SetTraceback(exc, tb);
+    Py_XDECREF(typ);
+    Py_XDECREF(tb);
+#endif
+    PySys_WriteStderr("racedet: internal error (please report); detection continues:\n");
+    PyObject *tbmod = PyImport_ImportModule("traceback");
+    PyObject *res = NULL;
+    if (tbmod != NULL && exc != NULL)
+        res = PyObject_CallMethod(tbmod, "print_exception", "O", exc);
+    Py_XDECREF(res);
+    Py_XDECREF(tbmod);
+    Py_XDECREF(exc);
+    PyErr_Clear();
+    return 1;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The calling thread's ThreadState. */
+
+static PyThreadState *cached_tstate;
+static uint64_t cached_tstate_id;
+static PyObject *cached_ts;            /* strong */
+static PyObject *cached_cap;           /* capsule of cached_ts's history table (strong) */
+struct hv_table;
+static struct hv_table *cached_tab;    /* the table in cached_cap */
+
+static PyObject *
+get_ts_slow(PyThreadState *t)
+{
+    /* ts = _tls.ts or _adopt() */
+    PyObject *ts = PyObject_GetAttr(tls, s_ts);
+    if (ts == NULL)
+        return NULL;
+    int truth = PyObject_IsTrue(ts);
+    if (truth < 0) {
+        Py_DECREF(ts);
+        return NULL;
+    }
+    if (!truth) {
+        Py_DECREF(ts);
+        ts = PyObject_CallNoArgs(adopt_fn);
+        if (ts == NULL)
+            return NULL;
+    }
+    if (Py_TYPE(ts) == ThreadState_type && ts != cached_ts) {
+        PyObject *old = cached_ts, *old_cap = cached_cap;
+        Py_INCREF(ts);
+        cached_ts = ts;
+        cached_cap = NULL;       /* its history table is found on first use (hv_table_of) */
+        cached_tab = NULL;
+        Py_XDECREF(old);
+        Py_XDECREF(old_cap);
+    }
+    if (ts == cached_ts) {
+        cached_tstate = t;
+        cached_tstate_id = t->id;
+    }
+    return ts;
+}
+
+/* A new reference to the calling thread's ThreadState, or NULL with an error. */
+static inline PyObject *
+get_ts(void)
+{
+    PyThreadState *t = PyThreadState_Get();
+    if (t == cached_tstate && t->id == cached_tstate_id) {
+        Py_INCREF(cached_ts);
+        return cached_ts;
+    }
+    return get_ts_slow(t);
+}
+
+/* engine._on_bind entry: a thread's ``_tls.ts`` was (re)bound. */
+static PyObject *
+c_bound(PyObject *m, PyObject *ts)
+{
+    cached_tstate = NULL;
+    Py_RETURN_NONE;
+}
+
+/* Slot ``off`` (named ``name``) of ThreadState ``ts``: a new reference. */
+static inline PyObject *
+ts_get(PyObject *ts, Py_ssize_t off, PyObject *name)
+{
+    if (Py_TYPE(ts) == ThreadState_type) {
+        PyObject *v = *(PyObject **)((char *)ts + off);
+        if (v != NULL) {
+            Py_INCREF(v);
+            return v;
+        }
+    }
+    return PyObject_GetAttr(ts, name);
+}
+
+/* Borrowed epoch for the fast path's identity test (NULL: use the slow path). */
+static inline PyObject *
+ts_epoch_borrowed(PyObject *ts)
+{
+    if (Py_TYPE(ts) == ThreadState_type)
+        return *(PyObject **)((char *)ts + off_epoch);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers */
+
+/* ``a != b`` for two ints (epochs): 1 different, 0 equal, -1 error. */
+static inline int
+ne(PyObject *a, PyObject *b)
+{
+    if (a == b)
+        return 0;
+    int eq = PyObject_RichCompareBool(a, b, Py_EQ);
+    return eq < 0 ? -1 : !eq;
+}
+
+/* vc.get(t, 0) as a C integer (clocks beyond 63 bits saturate: only compared). */
+static int
+vc_get(PyObject *vc, long long t, long long *out)
+{
+    PyObject *k = PyLong_FromLongLong(t);
+    if (k == NULL)
+        return -1;
+    PyObject *v;
+    if (PyDict_CheckExact(vc)) {
+        v = PyDict_GetItemWithError(vc, k);
+        Py_XINCREF(v);
+    }
+    else {
+        v = PyObject_CallMethod(vc, "get", "O", k);
+        if (v == Py_None)
+            Py_CLEAR(v);
+    }
+    Py_DECREF(k);
+    if (v == NULL) {
+        if (PyErr_Occurred())
+            return -1;
+        *out = 0;
+        return 0;
+    }
+    int overflow;
+    long long c = PyLong_AsLongLongAndOverflow(v, &overflow);
+    Py_DECREF(v);
+    if (c == -1 && PyErr_Occurred())
+        return -1;
+    *out = overflow > 0 ? LLONG_MAX : (overflow < 0 ? LLONG_MIN : c);
+    return 0;
+}
+
+/* d.get(k) as a new reference (NULL without error: missing). */
+static inline PyObject *
+dict_get(PyObject *d, PyObject *k)
+{
+    PyObject *v = PyDict_GetItemWithError(d, k);
+    Py_XINCREF(v);
+    return v;
+}
+
+/* d[k] = v, through __setitem__ when d is a dict subclass (engine.IGNORED drops it). */
+static inline int
+dict_set(PyObject *d, PyObject *k, PyObject *v)
+{
+    if (PyDict_CheckExact(d))
+        return PyDict_SetItem(d, k, v);
+    return PyObject_SetItem(d, k, v);
+}
+
+/* vs[i] = v (v borrowed). */
+static inline void
+vs_set(PyObject *vs, Py_ssize_t i, PyObject *v)
+{
+    Py_INCREF(v);
+    PyObject *old = PyList_GET_ITEM(vs, i);
+    PyList_SET_ITEM(vs, i, v);
+    Py_XDECREF(old);
+}
+
+/* vs[i] as a new reference. */
+static inline PyObject *
+vs_get(PyObject *vs, Py_ssize_t i)
+{
+    PyObject *v = PyList_GET_ITEM(vs, i);
+    Py_INCREF(v);
+    return v;
+}
+
+static int
+check_vs(PyObject *vs)
+{
+    if (PyList_CheckExact(vs) && PyList_GET_SIZE(vs) == 4)
+        return 0;
+    PyErr_Format(PyExc_TypeError, "racedet: bad location state %R", vs);
+    return -1;
+}
+
+/* A new location state [a, b, c, d] (all borrowed). */
+static PyObject *
+new_vs(PyObject *a, PyObject *b, PyObject *c, PyObject *d)
+{
+    PyObject *vs = PyList_New(4);
+    if (vs == NULL)
+        return NULL;
+    Py_INCREF(a); PyList_SET_ITEM(vs, 0, a);
+    Py_INCREF(b); PyList_SET_ITEM(vs, 1, b);
+    Py_INCREF(c); PyList_SET_ITEM(vs, 2, c);
+    Py_INCREF(d); PyList_SET_ITEM(vs, 3, d);
+    return vs;
+}
+
+/* id(obj) as an int, from a small cache of recent objects: the key only
+ * names an address, so it stays right even if the object it came from died. */
+#define KEY_CACHE 256
+static struct { void *p; PyObject *key; } key_cache[KEY_CACHE];
+
+static inline PyObject *
+id_key(PyObject *obj)
+{
+    size_t i = ((size_t)obj >> 4) & (KEY_CACHE - 1);
+    if (key_cache[i].p == (void *)obj) {
+        Py_INCREF(key_cache[i].key);
+        return key_cache[i].key;
+    }
+    PyObject *k = PyLong_FromVoidPtr(obj);
+    if (k == NULL)
+        return NULL;
+    PyObject *old = key_cache[i].key;
+    Py_INCREF(k);
+    key_cache[i].key = k;
+    key_cache[i].p = obj;
+    Py_XDECREF(old);
+    return k;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hidden code (frames.code_hidden), memoised by code object address.
+ *
+ * Hashing a code object costs 0.3-10 us (it hashes its bytecode and
+ * constants), so frames._hidden_codes is asked only on a miss here.  An
+ * entry is valid for the code object now at that address when its
+ * co_filename is the same string object: hiding depends on the file only
+ * (frames.is_hidden), and the entry holds that string, so no other string
+ * can take its address.  No code object is kept alive by this table. */
+
+#define HC_SIZE 4096
+static struct { void *code; PyObject *filename; int hidden; } hc[HC_SIZE];
+
+/* 1 hidden, 0 shown, -1 error. */
+static int
+code_hidden(PyCodeObject *code)
+{
+    size_t i = ((size_t)code >> 4) & (HC_SIZE - 1);
+    PyObject *fn = code->co_filename;
+    if (hc[i].code == (void *)code && hc[i].filename == fn)
+        return hc[i].hidden;
+    /* h = _hidden_codes.get(co); if h is None: h = code_hidden(co) */
+    PyObject *h = PyDict_GetItemWithError(hidden_codes, (PyObject *)code);
+    if (h != NULL)
+        Py_INCREF(h);
+    else if (PyErr_Occurred())
+        return -1;
+    else if ((h = PyObject_CallOneArg(code_hidden_fn, (PyObject *)code)) == NULL)
+        return -1;
+    int hidden = PyObject_IsTrue(h);
+    Py_DECREF(h);
+    if (hidden < 0)
+        return -1;
+    PyObject *old = hc[i].filename;
+    Py_INCREF(fn);
+    hc[i].filename = fn;
+    hc[i].code = (void *)code;
+    hc[i].hidden = hidden;
+    Py_XDECREF(old);
+    return hidden;
+}
+
+/* ------------------------------------------------------------------------ */
+/* History records: engine.hist(site, ts) for the user frame calling the hook.
+ *
+ * engine.hist keeps one record per (site, caller's code, caller's line,
+ * test) per thread in ts.hval, cleared when it reaches 512 entries.  The same
+ * cache is kept here in C (keys compared by identity, so no code object is
+ * hashed), one table per ThreadState, held in a capsule in ts.hval. */
+
+#define HV_MAX 512            /* entries before the table is cleared, as engine.hist */
+#define HV_CAP 1024           /* slots: a power of two, > 2 * HV_MAX */
+
+typedef struct { PyObject *site, *code, *test, *rec; int line; } hv_entry;
+typedef struct hv_table { hv_entry e[HV_CAP]; Py_ssize_t used; } hv_table;
+
+static PyObject *HV_KEY;              /* key of the capsule in ts.hval */
+
+static void
+hv_clear(hv_table *t)
+{
+    /* Detach first: a decref may run code that comes back here. */
+    hv_entry *old = PyMem_Malloc(sizeof(t->e));
+    if (old == NULL) {
+        /* no memory for a copy: decref in place, entries already zeroed one by one */
+        for (Py_ssize_t i = 0; i < HV_CAP; i++) {
+            hv_entry x = t->e[i];
+            memset(&t->e[i], 0, sizeof(hv_entry));
+            Py_XDECREF(x.site); Py_XDECREF(x.code); Py_XDECREF(x.test); Py_XDECREF(x.rec);
+        }
+        t->used = 0;
+        return;
+    }
+    memcpy(old, t->e, sizeof(t->e));
+    memset(t->e, 0, sizeof(t->e));
+    t->used = 0;
+    for (Py_ssize_t i = 0; i < HV_CAP; i++) {
+        Py_XDECREF(old[i].site); Py_XDECREF(old[i].code); Py_XDECREF(old[i].test); Py_XDECREF(old[i].rec);
+    }
+    PyMem_Free(old);
+}
+
+static void
+hv_capsule_free(PyObject *cap)
+{
+    hv_table *t = PyCapsule_GetPointer(cap, "racedet._access.hval");
+    if (t != NULL) {
+        hv_clear(t);
+        PyMem_Free(t);
+    }
+}
+
+static inline size_t
+hv_hash(PyObject *site, PyObject *code, int line, PyObject *test)
+{
+    size_t h = (size_t)site >> 4;
+    h = h * 1000003u ^ ((size_t)code >> 4);
+    h = h * 1000003u ^ (size_t)(unsigned)line;
+    h = h * 1000003u ^ ((size_t)test >> 4);
+    return h ^ (h >> 17);
+}
+
+/* The table of thread state ``ts`` (borrowed: kept alive by its capsule). */
+static hv_table *
+hv_table_of(PyObject *ts)
+{
+    if (ts == cached_ts && cached_tab != NULL)
+        return cached_tab;
+    PyObject *hval = ts_get(ts, off_hval, s_hval);
+    if (hval == NULL)
+        return NULL;
+    if (!PyDict_Check(hval)) {
+        Py_DECREF(hval);
+        PyErr_SetString(PyExc_TypeError, "racedet: ThreadState.hval is not a dict");
+        return NULL;
+    }
+    PyObject *cap = dict_get(hval, HV_KEY);
+    if (cap == NULL) {
+        if (PyErr_Occurred()) {
+            Py_DECREF(hval);
+            return NULL;
+        }
+        hv_table *t = PyMem_Calloc(1, sizeof(hv_table));
+        if (t == NULL) {
+            Py_DECREF(hval);
+            PyErr_NoMemory();
+            return NULL;
+        }
+        cap = PyCapsule_New(t, "racedet._access.hval", hv_capsule_free);
+        if (cap == NULL) {
+            PyMem_Free(t);
+            Py_DECREF(hval);
+            return NULL;
+        }
+        if (PyDict_SetItem(hval, HV_KEY, cap) < 0) {
+            Py_DECREF(cap);
+            Py_DECREF(hval);
+            return NULL;
+        }
+    }
+    Py_DECREF(hval);
+    hv_table *t = PyCapsule_GetPointer(cap, "racedet._access.hval");
+    if (t == NULL) {
+        Py_DECREF(cap);
+        return NULL;
+    }
+    if (ts == cached_ts) {
+        Py_XSETREF(cached_cap, cap);    /* keeps the table alive even if ts.hval is cleared */
+        cached_tab = t;
+        return t;
+    }
+    /* Not the cached thread (cannot happen from a hook): the table lives on in ts.hval. */
+    Py_DECREF(cap);
+    return t;
+}
+
+/* Line numbers of suspended frames, by (code object, last instruction).
+ *
+ * PyFrame_GetLineNumber scans the code's line table from its start, which
+ * costs microseconds in a long function or module body; the caller of an
+ * instrumented function sits at the same call for as long as it runs.  The
+ * cache holds the code objects it names (at most LC_SIZE).  It is used only
+ * when no trace function is set on the thread: a tracer may set f_lineno. */
+
+#define LC_SIZE 1024
+static struct { PyObject *code; int lasti, line; } lc[LC_SIZE];
+
+static int
+frame_line(PyFrameObject *f, PyCodeObject *co)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    if (PyThreadState_Get()->c_tracefunc != NULL)
+        return PyFrame_GetLineNumber(f);
+    int lasti = PyFrame_GetLasti(f);
+#else
+    if (f->f_trace != NULL || PyThreadState_Get()->c_tracefunc != NULL)
+        return PyFrame_GetLineNumber(f);
+    int lasti = f->f_lasti;
+#endif
+    size_t i = (((size_t)co >> 4) ^ (size_t)(unsigned)lasti * 2654435761u) & (LC_SIZE - 1);
+    if (lc[i].code == (PyObject *)co && lc[i].lasti == lasti)
+        return lc[i].line;
+    int line = PyFrame_GetLineNumber(f);
+    PyObject *old = lc[i].code;
+    Py_INCREF(co);
+    lc[i].code = (PyObject *)co;
+    lc[i].lasti = lasti;
+    lc[i].line = line;
+    Py_XDECREF(old);
+    return line;
+}
+
+/* f.f_lineno: the line, or -1 when the frame has none (None in Python). */
+static inline PyObject *
+line_obj(int line)
+{
+    if (line < 0)
+        Py_RETURN_NONE;
+    return PyLong_FromLong(line);
+}
+
+/* frames.capture_raw(f, limit): ((code, line), ...) innermost first, hidden frames skipped. */
+static PyObject *
+capture_raw(PyFrameObject *f, Py_ssize_t limit)
+{
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    Py_XINCREF(f);
+    Py_ssize_t n = 0;
+    while (f != NULL && n < limit) {
+        PyCodeObject *co = PyFrame_GetCode(f);
+        int h = code_hidden(co);
+        if (h < 0) {
+            Py_DECREF(co);
+            goto error;
+        }
+        if (!h) {
+            PyObject *line = line_obj(frame_line(f, co));
+            PyObject *pair = line ? PyTuple_Pack(2, (PyObject *)co, line) : NULL;
+            Py_XDECREF(line);
+            if (pair == NULL || PyList_Append(out, pair) < 0) {
+                Py_XDECREF(pair);
+                Py_DECREF(co);
+                goto error;
+            }
+            Py_DECREF(pair);
+            n++;
+        }
+        Py_DECREF(co);
+        PyFrameObject *back = PyFrame_GetBack(f);
+        Py_DECREF(f);
+        f = back;
+    }
+    Py_XDECREF(f);
+    PyObject *t = PyList_AsTuple(out);
+    Py_DECREF(out);
+    return t;
+error:
+    Py_XDECREF(f);
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyObject *
+record_empty(PyObject *site, PyObject *test)
+{
+    PyObject *empty = PyTuple_New(0);
+    if (empty == NULL)
+        return NULL;
+    PyObject *r = PyTuple_Pack(3, site, empty, test);
+    Py_DECREF(empty);
+    return r;
+}
+
+/* engine.hist(site, ts), called from a hook: the hook's caller is the top frame.
+ * A new reference. */
+static PyObject *
+hist(PyObject *site, PyObject *ts)
+{
+    PyObject *hs = PyDict_GetItemWithError(engine_dict, s_history_size);
+    PyObject *test = hs ? PyDict_GetItemWithError(engine_dict, s_current_test) : NULL;
+    if (test == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_AttributeError, "racedet.engine lost history_size or current_test");
+        return NULL;
+    }
+    PyObject *res = NULL;
+    PyFrameObject *f = NULL, *back = NULL;
+    PyCodeObject *bco = NULL;
+    Py_INCREF(hs);
+    Py_INCREF(test);
+    int on = PyObject_IsTrue(hs);
+    if (on <= 0) {       /* if not history_size: return (site, None, current_test) */
+        if (on == 0)
+            res = PyTuple_Pack(3, site, Py_None, test);
+        goto done;
+    }
+    Py_ssize_t limit = PyNumber_AsSsize_t(hs, PyExc_OverflowError);
+    if (limit == -1 && PyErr_Occurred())
+        goto done;
+    /* f = _user_frame(sys._getframe(1)) */
+    f = PyEval_GetFrame();
+    Py_XINCREF(f);
+    while (f != NULL) {
+        PyCodeObject *co = PyFrame_GetCode(f);
+        int h = code_hidden(co);
+        Py_DECREF(co);
+        if (h < 0)
+            goto done;
+        if (!h)
+            break;
+        PyFrameObject *b = PyFrame_GetBack(f);
+        Py_DECREF(f);
+        f = b;
+    }
+    if (f == NULL || (back = PyFrame_GetBack(f)) == NULL) {
+        res = record_empty(site, test);        /* (site, (), current_test) */
+        goto done;
+    }
+    /* key = (site, back.f_code, back.f_lineno, current_test) */
+    bco = PyFrame_GetCode(back);
+    int line = frame_line(back, bco);
+    hv_table *t = hv_table_of(ts);
+    if (t == NULL)
+        goto done;
+    size_t mask = HV_CAP - 1, i = hv_hash(site, (PyObject *)bco, line, test) & mask;
+    while (t->e[i].site != NULL) {
+        hv_entry *x = &t->e[i];
+        if (x->site == site && x->code == (PyObject *)bco && x->line == line && x->test == test) {
+            res = Py_NewRef(x->rec);
+            goto done;
+        }
+        i = (i + 1) & mask;
+    }
+    /* miss: if len(cache) >= 512: cache.clear(); h = cache[key] = (site, capture_raw(back, n), test) */
+    if (t->used >= HV_MAX)
+        hv_clear(t);
+    PyObject *callers = capture_raw(back, limit);
+    if (callers == NULL)
+        goto done;
+    res = PyTuple_Pack(3, site, callers, test);
+    Py_DECREF(callers);
+    if (res == NULL)
+        goto done;
+    /* capture_raw may have run Python code (frames.code_hidden): look again for a free slot */
+    if (t == hv_table_of(ts) && t->used < HV_MAX) {
+        i = hv_hash(site, (PyObject *)bco, line, test) & mask;
+        while (t->e[i].site != NULL)
+            i = (i + 1) & mask;
+        hv_entry *x = &t->e[i];
+        x->site = Py_NewRef(site);
+        x->code = Py_NewRef((PyObject *)bco);
+        x->test = Py_NewRef(test);
+        x->rec = Py_NewRef(res);
+        x->line = line;
+        t->used++;
+    }
+    else if (PyErr_Occurred())
+        Py_CLEAR(res);
+done:
+    Py_XDECREF(bco);
+    Py_XDECREF(f);
+    Py_XDECREF(back);
+    Py_DECREF(hs);
+    Py_DECREF(test);
+    return res;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Shadow memory */
+
+/* engine.new_shadow(obj), its weakly referenceable case here:
+ * r = _Ref(obj, _on_death); r.oid = id(obj); sh = {REF: r}; shadow[id(obj)] = sh. */
+static PyObject *
+make_shadow(PyObject *obj, PyObject *oid)
+{
+    PyTypeObject *t = Py_TYPE(obj);
+    PyObject *kind = PyDict_GetItemWithError(type_kind, (PyObject *)t);
+    if (kind == NULL || !PyLong_CheckExact(kind) || PyLong_AsLong(kind) != kind_weak
+            || !PyType_SUPPORTS_WEAKREFS(t)) {
+        if (PyErr_Occurred())
+            return NULL;
+        return PyObject_CallOneArg(new_shadow_fn, obj);
+    }
+    PyObject *r = PyObject_CallFunctionObjArgs(Ref_type, obj, on_death, NULL);
+    if (r == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_TypeError))
+            return NULL;
+        PyErr_Clear();
+        return PyObject_CallOneArg(new_shadow_fn, obj);
+    }
+    PyObject *sh = NULL;
+    if (PyObject_SetAttr(r, s_oid, oid) == 0 && (sh = PyDict_New()) != NULL) {
+        if (PyDict_SetItem(sh, REF, r) < 0 || PyDict_SetItem(shadow, oid, sh) < 0)
+            Py_CLEAR(sh);
+    }
+    Py_DECREF(r);
+    return sh;
+}
+
+/* sh = _shadow_get(id(obj)); if sh is None: sh = _new_shadow(obj).  New reference. */
+static inline PyObject *
+get_shadow(PyObject *obj)
+{
+    PyObject *oid = id_key(obj);
+    if (oid == NULL)
+        return NULL;
+    PyObject *sh = PyDict_GetItemWithError(shadow, oid);
+    if (sh != NULL) {
+        Py_INCREF(sh);
+        Py_DECREF(oid);
+        return sh;
+    }
+    if (!PyErr_Occurred())
+        sh = make_shadow(obj, oid);
+    Py_DECREF(oid);
+    return sh;
+}
+
+/* _state(sh, key): the location's [W, WH, R, RH], made on first use. */
+static PyObject *
+get_state(PyObject *sh, PyObject *key)
+{
+    PyObject *vs = dict_get(sh, key);
+    if (vs != NULL || PyErr_Occurred())
+        return vs;
+    vs = new_vs(ZERO, Py_None, ZERO, Py_None);
+    if (vs != NULL && dict_set(sh, key, vs) < 0)
+        Py_CLEAR(vs);
+    return vs;
+}
+
+/* ------------------------------------------------------------------------ */
+/* FastTrack read and write on one location state (access_py._read/_write). */
+
+static int
+call_report(PyObject *ts, PyObject *kind, PyObject *site, PyObject *pkind, PyObject *pepoch,
+            PyObject *phist, int lk, PyObject *obj, PyObject *key)
+{
+    PyObject *args[9] = {ts, kind, site, pkind, pepoch, phist, LOC[lk], obj, key};
+    PyObject *r = PyObject_Vectorcall(report_fn, args, 9, NULL);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* Exact Python arithmetic, for ints beyond 63 bits (never in practice). */
+static int
+unordered_py(PyObject *vc, PyObject *t, PyObject *e, PyObject *tid)
+{
+    /* t != tid and (e >> B) > vc.get(t, 0) */
+    int r = PyObject_RichCompareBool(t, tid, Py_NE);
+    if (r <= 0)
+        return r;
+    PyObject *bits = PyLong_FromLong(TID_BITS);
+    PyObject *c = bits ? PyNumber_Rshift(e, bits) : NULL;
+    PyObject *v = c ? PyObject_CallMethod(vc, "get", "OO", t, ZERO) : NULL;
+    r = v ? PyObject_RichCompareBool(c, v, Py_GT) : -1;
+    Py_XDECREF(bits);
+    Py_XDECREF(c);
+    Py_XDECREF(v);
+    return r;
+}
+
+/* ``t != tid and (e >> B) > vc.get(t, 0)``: did access epoch ``e`` of thread
+ * ``t`` not happen before the current thread (tid, vc)?  1, 0 or -1. */
+static int
+unordered_t(PyObject *vc, PyObject *t, PyObject *e, PyObject *tid)
+{
+    int o1, o2, o3;
+    long long tv = PyLong_AsLongLongAndOverflow(t, &o1);
+    if (tv == -1 && PyErr_Occurred())
+        return -1;
+    long long ev = PyLong_AsLongLongAndOverflow(e, &o2);
+    if (ev == -1 && PyErr_Occurred())
+        return -1;
+    long long tidv = PyLong_AsLongLongAndOverflow(tid, &o3);
+    if (tidv == -1 && PyErr_Occurred())
+        return -1;
+    if (o1 || o2 || o3)
+        return unordered_py(vc, t, e, tid);
+    if (tv == tidv)
+        return 0;
+    long long c;
+    if (vc_get(vc, tv, &c) < 0)
+        return -1;
+    return (ev >> TID_BITS) > c;   /* >> floors on gcc/clang, as in Python */
+}
+
+/* ``(e & M) != tid and (e >> B) > vc.get(e & M, 0)``: the same for a bare epoch. */
+static int
+unordered(PyObject *vc, PyObject *e, PyObject *tid)
+{
+    int o;
+    long long ev = PyLong_AsLongLongAndOverflow(e, &o);
+    if (ev == -1 && PyErr_Occurred())
+        return -1;
+    PyObject *t;
+    if (!o)
+        t = PyLong_FromLongLong(ev & TID_MASK);
+    else {
+        PyObject *mask = PyLong_FromLongLong(TID_MASK);
+        t = mask ? PyNumber_And(e, mask) : NULL;
+        Py_XDECREF(mask);
+    }
+    if (t == NULL)
+        return -1;
+    int r = unordered_t(vc, t, e, tid);
+    Py_DECREF(t);
+    return r;
+}
+
+/* Sign of an int: -1, 0, 1; -2 on error. */
+static inline int
+sign_of(PyObject *x)
+{
+    int o;
+    long long v = PyLong_AsLongLongAndOverflow(x, &o);
+    if (v == -1 && PyErr_Occurred())
+        return -2;
+    if (o)
+        return o;
+    return v > 0 ? 1 : (v < 0 ? -1 : 0);
+}
+
+typedef struct {
+    PyObject *e, *tid, *vc;    /* new references */
+} tsinfo;
+
+static int
+ts_info(PyObject *ts, tsinfo *ti)
+{
+    ti->e = ts_get(ts, off_epoch, s_epoch);
+    ti->tid = ti->e ? ts_get(ts, off_tid, s_tid) : NULL;
+    ti->vc = ti->tid ? ts_get(ts, off_vc, s_vc) : NULL;
+    return ti->vc == NULL ? -1 : 0;
+}
+
+static void
+ts_info_clear(tsinfo *ti)
+{
+    Py_CLEAR(ti->e);
+    Py_CLEAR(ti->tid);
+    Py_CLEAR(ti->vc);
+}
+
+/* ent[0] of a (epoch, history) entry: a new reference. */
+static inline PyObject *
+first(PyObject *ent)
+{
+    if (PyTuple_CheckExact(ent) && PyTuple_GET_SIZE(ent) >= 1)
+        return Py_NewRef(PyTuple_GET_ITEM(ent, 0));
+    return PySequence_GetItem(ent, 0);
+}
+
+/* A snapshot ``tuple(d.items())`` of the (epoch, history) entries of dict ``d``. */
+static PyObject *
+items_of(PyObject *d)
+{
+    if (!PyDict_Check(d)) {
+        PyErr_SetString(PyExc_TypeError, "racedet: per-thread entries are not a dict");
+        return NULL;
+    }
+    PyObject *its = PyDict_Items(d);
+    PyObject *t = its ? PySequence_Tuple(its) : NULL;
+    Py_XDECREF(its);
+    return t;
+}
+
+/* ``for t, (oe, oh) in tuple(d.items()): if t != tid and (oe >> B) > vc.get(t, 0):
+ *      _report(ts, kind, site, pkind, oe, oh, lk, obj, key)`` */
+static int
+report_unordered(PyObject *d, tsinfo *ti, PyObject *ts, PyObject *kind, PyObject *site,
+                 PyObject *pkind, int lk, PyObject *obj, PyObject *key)
+{
+    PyObject *items = items_of(d);
+    if (items == NULL)
+        return -1;
+    int rc = 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
+        PyObject *kv = PyTuple_GET_ITEM(items, i);
+        PyObject *val = PyTuple_GET_ITEM(kv, 1);
+        if (!PyTuple_Check(val) || PyTuple_GET_SIZE(val) != 2) {
+            PyErr_SetString(PyExc_ValueError, "racedet: bad (epoch, history) entry");
+            rc = -1;
+            break;
+        }
+        PyObject *oe = PyTuple_GET_ITEM(val, 0), *oh = PyTuple_GET_ITEM(val, 1);
+        int u = unordered_t(ti->vc, PyTuple_GET_ITEM(kv, 0), oe, ti->tid);
+        if (u > 0)
+            u = call_report(ts, kind, site, pkind, oe, oh, lk, obj, key);
+        if (u < 0) {
+            rc = -1;
+            break;
+        }
+    }
+    Py_DECREF(items);
+    return rc;
+}
+
+/* vs[0] (W) conflicts: ``if w and (w & M) != tid and (w >> B) > vc.get(w & M, 0): _report(...)`` */
+static int
+check_w(PyObject *vs, tsinfo *ti, PyObject *ts, PyObject *kind, PyObject *site, int lk,
+        PyObject *obj, PyObject *key)
+{
+    PyObject *w = vs_get(vs, 0);
+    int u = PyObject_IsTrue(w);
+    if (u > 0)
+        u = unordered(ti->vc, w, ti->tid);
+    if (u > 0) {
+        PyObject *wh = vs_get(vs, 1);
+        u = call_report(ts, kind, site, s_write, w, wh, lk, obj, key);
+        Py_DECREF(wh);
+    }
+    Py_DECREF(w);
+    return u < 0 ? -1 : 0;
+}
+
+static int
+ft_read(PyObject *ts, PyObject *vs, PyObject *site, int lk, PyObject *obj, PyObject *key)
+{
+    tsinfo ti;
+    int rc = -1;
+    PyObject *r = NULL, *h = NULL, *d = NULL;
+    if (check_vs(vs) < 0 || ts_info(ts, &ti) < 0)
+        return -1;
+    if (check_w(vs, &ti, ts, s_read, site, lk, obj, key) < 0 || check_vs(vs) < 0)
+        goto done;
+    r = vs_get(vs, 2);
+    int s = sign_of(r);
+    if (s == -2)
+        goto done;
+    if (s >= 0) {
+        /* if r == 0 or (r & M) == tid or (r >> B) <= vc.get(r & M, 0): */
+        int u = s == 0 ? 0 : unordered(ti.vc, r, ti.tid);
+        if (u < 0)
+            goto done;
+        if (!u) {
+            /* vs[3] = _hist(site, ts); vs[2] = e */
+            if ((h = hist(site, ts)) == NULL || check_vs(vs) < 0)
+                goto done;
+            vs_set(vs, 3, h);
+            vs_set(vs, 2, ti.e);
+        }
+        else {
+            /* vs[3] = {r & M: (r, vs[3]), tid: (e, _hist(site, ts))}; vs[2] = -1 */
+            PyObject *mask = PyLong_FromLongLong(TID_MASK);
+            PyObject *rt = mask ? PyNumber_And(r, mask) : NULL;
+            PyObject *rh = vs_get(vs, 3);
+            PyObject *p1 = rt ? PyTuple_Pack(2, r, rh) : NULL;
+            PyObject *p2 = NULL;
+            Py_XDECREF(mask);
+            Py_DECREF(rh);
+            if (p1 != NULL && (h = hist(site, ts)) != NULL && (p2 = PyTuple_Pack(2, ti.e, h)) != NULL
+                    && (d = PyDict_New()) != NULL) {
+                if (PyDict_SetItem(d, rt, p1) < 0 || PyDict_SetItem(d, ti.tid, p2) < 0)
+                    Py_CLEAR(d);
+            }
+            Py_XDECREF(rt);
+            Py_XDECREF(p1);
+            Py_XDECREF(p2);
+            if (d == NULL || check_vs(vs) < 0)
+                goto done;
+            vs_set(vs, 3, d);
+            vs_set(vs, 2, MINUS_ONE);
+        }
+    }
+    else {
+        /* rs = vs[3]; ent = rs.get(tid); if ent is None or ent[0] != e: rs[tid] = (e, _hist(site, ts)) */
+        PyObject *rs = vs_get(vs, 3);
+        int fresh = 1;
+        if (!PyDict_Check(rs)) {
+            PyErr_SetString(PyExc_TypeError, "racedet: shared reads are not a dict");
+            fresh = -1;
+        }
+        else {
+            PyObject *ent = dict_get(rs, ti.tid);
+            if (ent != NULL) {
+                PyObject *e0 = first(ent);
+                fresh = e0 ? ne(e0, ti.e) : -1;
+                Py_XDECREF(e0);
+                Py_DECREF(ent);
+            }
+            else if (PyErr_Occurred())
+                fresh = -1;
+        }
+        if (fresh > 0) {
+            h = hist(site, ts);
+            PyObject *p = h ? PyTuple_Pack(2, ti.e, h) : NULL;
+            fresh = p ? dict_set(rs, ti.tid, p) : -1;
+            Py_XDECREF(p);
+        }
+        Py_DECREF(rs);
+        if (fresh < 0)
+            goto done;
+    }
+    rc = 0;
+done:
+    Py_XDECREF(r);
+    Py_XDECREF(h);
+    Py_XDECREF(d);
+    ts_info_clear(&ti);
+    return rc;
+}
+
+static int
+ft_write(PyObject *ts, PyObject *vs, PyObject *site, int lk, PyObject *obj, PyObject *key)
+{
+    tsinfo ti;
+    int rc = -1;
+    PyObject *r = NULL, *h = NULL;
+    if (check_vs(vs) < 0 || ts_info(ts, &ti) < 0)
+        return -1;
+    if (check_w(vs, &ti, ts, s_write, site, lk, obj, key) < 0 || check_vs(vs) < 0)
+        goto done;
+    r = vs_get(vs, 2);
+    int s = sign_of(r);
+    if (s == -2)
+        goto done;
+    if (s > 0) {
+        /* if (r & M) != tid and (r >> B) > vc.get(r & M, 0): _report(ts, "write", site, "read", r, vs[3], ...) */
+        int u = unordered(ti.vc, r, ti.tid);
+        if (u > 0) {
+            PyObject *rh = vs_get(vs, 3);
+            u = call_report(ts, s_write, site, s_read, r, rh, lk, obj, key);
+            Py_DECREF(rh);
+        }
+        if (u < 0)
+            goto done;
+    }
+    else if (s < 0) {
+        PyObject *rs = vs_get(vs, 3);
+        int u = report_unordered(rs, &ti, ts, s_write, site, s_read, lk, obj, key);
+        Py_DECREF(rs);
+        if (u < 0)
+            goto done;
+    }
+    /* vs[1] = _hist(site, ts); vs[0] = e; vs[2] = 0; vs[3] = None */
+    if ((h = hist(site, ts)) == NULL || check_vs(vs) < 0)
+        goto done;
+    vs_set(vs, 1, h);
+    vs_set(vs, 0, ti.e);
+    vs_set(vs, 2, ZERO);
+    vs_set(vs, 3, Py_None);
+    rc = 0;
+done:
+    Py_XDECREF(r);
+    Py_XDECREF(h);
+    ts_info_clear(&ti);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The hooks' bodies: 0 done, -1 error. */
+
+/* rd_attr / wr_attr / rmw_attr */
+static int
+attr_access(PyObject *obj, PyObject *name, PyObject *site, int mode)
+{
+    int rc = -1;
+    PyObject *vs = NULL, *e = NULL;
+    PyObject *ts = get_ts();
+    if (ts == NULL)
+        return -1;
+    PyObject *sh = get_shadow(obj);
+    if (sh == NULL)
+        goto done;
+    if (!PyDict_Check(sh)) {
+        PyErr_SetString(PyExc_TypeError, "racedet: a shadow is not a dict");
+        goto done;
+    }
+    if (mode == M_RMW) {
+        if (sh == IGNORED) {
+            rc = 0;
+            goto done;
+        }
+        /* vs = _state(sh, name); if vs[0] != ts.epoch: (if vs[2] != ts.epoch: _read); _write */
+        if ((vs = get_state(sh, name)) == NULL || check_vs(vs) < 0)
+            goto done;
+        PyObject *eb = ts_epoch_borrowed(ts);
+        if (eb != NULL && PyList_GET_ITEM(vs, 0) == eb) {
+            rc = 0;
+            goto done;
+        }
+        if ((e = ts_get(ts, off_epoch, s_epoch)) == NULL)
+            goto done;
+        int d = ne(PyList_GET_ITEM(vs, 0), e);
+        if (d > 0) {
+            int d2 = ne(PyList_GET_ITEM(vs, 2), e);
+            if (d2 < 0 || (d2 > 0 && ft_read(ts, vs, site, LOC_ATTR, obj, name) < 0))
+                goto done;
+            if (ft_write(ts, vs, site, LOC_ATTR, obj, name) < 0)
+                goto done;
+        }
+        else if (d < 0)
+            goto done;
+        rc = 0;
+        goto done;
+    }
+    vs = dict_get(sh, name);
+    if (vs == NULL) {
+        if (PyErr_Occurred())
+            goto done;
+        if (sh == IGNORED) {
+            rc = 0;
+            goto done;
+        }
+        /* sh[name] = [0, None, ts.epoch, _hist(site, ts)]  (read)
+         * sh[name] = [ts.epoch, _hist(site, ts), 0, None]  (write) */
+        if ((e = ts_get(ts, off_epoch, s_epoch)) == NULL)
+            goto done;
+        PyObject *h = hist(site, ts);
+        if (h == NULL)
+            goto done;
+        vs = mode == M_READ ? new_vs(ZERO, Py_None, e, h) : new_vs(e, h, ZERO, Py_None);
+        Py_DECREF(h);
+        if (vs == NULL || dict_set(sh, name, vs) < 0)
+            goto done;
+        rc = 0;
+        goto done;
+    }
+    if (check_vs(vs) < 0)
+        goto done;
+    Py_ssize_t i = mode == M_READ ? 2 : 0;
+    PyObject *eb = ts_epoch_borrowed(ts);
+    if (eb != NULL && PyList_GET_ITEM(vs, i) == eb) {   /* same epoch */
+        rc = 0;
+        goto done;
+    }
+    /* elif vs[2] != ts.epoch: _read(...)   /   elif vs[0] != ts.epoch: _write(...) */
+    if ((e = ts_get(ts, off_epoch, s_epoch)) == NULL)
+        goto done;
+    int d = ne(PyList_GET_ITEM(vs, i), e);
+    if (d < 0)
+        goto done;
+    if (d > 0 && (mode == M_READ ? ft_read : ft_write)(ts, vs, site, LOC_ATTR, obj, name) < 0)
+        goto done;
+    rc = 0;
+done:
+    Py_XDECREF(e);
+    Py_XDECREF(vs);
+    Py_XDECREF(sh);
+    Py_DECREF(ts);
+    return rc;
+}
+
+/* The end of _named, _cell and _item, on a location state ``vs``:
+ *   e = ts.epoch
+ *   if read and vs[2] != e and vs[0] != e: _read(ts, vs, site, lk, obj, key)
+ *   if write and vs[0] != e: _write(ts, vs, site, lk, obj, key) */
+static int
+rw_state(PyObject *ts, PyObject *vs, PyObject *site, int lk, PyObject *obj, PyObject *key, int mode)
+{
+    if (check_vs(vs) < 0)
+        return -1;
+    PyObject *eb = ts_epoch_borrowed(ts);
+    if (eb != NULL) {
+        /* same epoch: neither test below can pass */
+        PyObject *w = PyList_GET_ITEM(vs, 0);
+        if (w == eb || (!(mode & M_WRITE) && PyList_GET_ITEM(vs, 2) == eb))
+            return 0;
+    }
+    PyObject *e = ts_get(ts, off_epoch, s_epoch);
+    if (e == NULL)
+        return -1;
+    int rc = -1;
+    if (mode & M_READ) {
+        int d = ne(PyList_GET_ITEM(vs, 2), e);
+        if (d > 0)
+            d = ne(PyList_GET_ITEM(vs, 0), e);
+        if (d < 0 || (d > 0 && ft_read(ts, vs, site, lk, obj, key) < 0))
+            goto done;
+    }
+    if (mode & M_WRITE) {
+        if (check_vs(vs) < 0)
+            goto done;
+        int d = ne(PyList_GET_ITEM(vs, 0), e);
+        if (d < 0 || (d > 0 && ft_write(ts, vs, site, lk, obj, key) < 0))
+            goto done;
+    }
+    rc = 0;
+done:
+    Py_DECREF(e);
+    return rc;
+}
+
+/* _named (globals: key is the name) and _cell (key is CELL, desc the description):
+ * the state is made on first use, with no IGNORED test. */
+static int
+named_access(PyObject *holder, PyObject *key, PyObject *desc, PyObject *site, int lk, int mode)
+{
+    int rc = -1;
+    PyObject *vs = NULL;
+    PyObject *ts = get_ts();
+    if (ts == NULL)
+        return -1;
+    PyObject *sh = get_shadow(holder);
+    if (sh == NULL)
+        goto done;
+    if (!PyDict_Check(sh)) {
+        PyErr_SetString(PyExc_TypeError, "racedet: a shadow is not a dict");
+        goto done;
+    }
+    if ((vs = get_state(sh, key)) == NULL)
+        goto done;
+    rc = rw_state(ts, vs, site, lk, holder, desc, mode);
+done:
+    Py_XDECREF(vs);
+    Py_XDECREF(sh);
+    Py_DECREF(ts);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Containers */
+
+static const int CONFLICTS[4][2] = {
+    {WHOLE_READ, INDEX_READ},   /* ATOMIC_MUT */
+    {WHOLE_READ, -1},           /* ITEM_MUT */
+    {ATOMIC_MUT, ITEM_MUT},     /* WHOLE_READ */
+    {ATOMIC_MUT, -1},           /* INDEX_READ */
+};
+static const int IS_WRITE[4] = {1, 1, 0, 0};
+
+/* _is_container(type(obj)): 1, 0 or -1 */
+static inline int
+is_container(PyObject *obj)
+{
+    PyTypeObject *t = Py_TYPE(obj);
+    if (t == &PyList_Type || t == &PyDict_Type)
+        return 1;
+    PyObject *ok = PyDict_GetItemWithError(ctypes_cache, (PyObject *)t);
+    if (ok != NULL)
+        return ok == Py_True;
+    if (PyErr_Occurred())
+        return -1;
+    int r = PyObject_IsSubclass((PyObject *)t, container_types);
+    if (r < 0)
+        return -1;
+    if (PyDict_SetItem(ctypes_cache, (PyObject *)t, r ? Py_True : Py_False) < 0)
+        return -1;
+    return r;
+}
+
+/* access_py._contents(ts, obj, sh, site, how) */
+static int
+contents(PyObject *ts, PyObject *obj, PyObject *sh, PyObject *site, int how)
+{
+    int rc = -1;
+    tsinfo ti = {NULL, NULL, NULL};
+    PyObject *h = NULL;
+    PyObject *cs = dict_get(sh, CONTENTS);
+    if (cs == NULL) {
+        if (PyErr_Occurred())
+            return -1;
+        /* cs = sh[_CONTENTS] = ({}, {}, {}, {}) */
+        cs = PyTuple_New(4);
+        if (cs == NULL)
+            return -1;
+        for (int i = 0; i < 4; i++) {
+            PyObject *d = PyDict_New();
+            if (d == NULL)
+                goto done;
+            PyTuple_SET_ITEM(cs, i, d);
+        }
+        if (dict_set(sh, CONTENTS, cs) < 0)
+            goto done;
+    }
+    if (!PyTuple_CheckExact(cs) || PyTuple_GET_SIZE(cs) != 4) {
+        PyErr_SetString(PyExc_TypeError, "racedet: bad contents state");
+        goto done;
+    }
+    /* e = ts.epoch; mine = cs[how]; ent = mine.get(ts.tid)
+     * if ent is not None and ent[0] == e: return */
+    PyObject *mine = PyTuple_GET_ITEM(cs, how);
+    if (!PyDict_Check(mine)) {
+        PyErr_SetString(PyExc_TypeError, "racedet: bad contents state");
+        goto done;
+    }
+    if (ts_info(ts, &ti) < 0)
+        goto done;
+    PyObject *ent = dict_get(mine, ti.tid);
+    if (ent != NULL) {
+        PyObject *e0 = first(ent);
+        int d = e0 ? ne(e0, ti.e) : -1;
+        Py_XDECREF(e0);
+        Py_DECREF(ent);
+        if (d <= 0) {
+            rc = d;
+            goto done;
+        }
+    }
+    else if (PyErr_Occurred())
+        goto done;
+    PyObject *kind = IS_WRITE[how] ? s_write : s_read;
+    for (int j = 0; j < 2; j++) {
+        int other = CONFLICTS[how][j];
+        if (other < 0)
+            break;
+        /* d = cs[other]; if d: for t, (oe, oh) in tuple(d.items()): ... */
+        PyObject *d = PyTuple_GET_ITEM(cs, other);
+        if (PyDict_Check(d) && PyDict_GET_SIZE(d) == 0)
+            continue;
+        if (report_unordered(d, &ti, ts, kind, site, IS_WRITE[other] ? s_write : s_read,
+                             LOC_CONTENTS, obj, Py_None) < 0)
+            goto done;
+    }
+    /* mine[tid] = (e, _hist(site, ts)) */
+    h = hist(site, ts);
+    PyObject *p = h ? PyTuple_Pack(2, ti.e, h) : NULL;
+    int x = p ? dict_set(mine, ti.tid, p) : -1;
+    Py_XDECREF(p);
+    if (x < 0)
+        goto done;
+    rc = 0;
+done:
+    Py_XDECREF(h);
+    Py_DECREF(cs);
+    ts_info_clear(&ti);
+    return rc;
+}
+
+/* access_py._key(obj, key): a new reference, or CONTENTS (new reference too) */
+static PyObject *
+item_key(PyObject *obj, PyObject *key)
+{
+    PyTypeObject *t = Py_TYPE(key);
+    if (t == &PyLong_Type) {
+        /* if key < 0: key += len(obj) */
+        int neg = PyObject_RichCompareBool(key, ZERO, Py_LT);
+        if (neg < 0)
+            return NULL;
+        if (neg) {
+            Py_ssize_t n = PyObject_Size(obj);
+            if (n < 0)
+                return NULL;
+            PyObject *len = PyLong_FromSsize_t(n);
+            PyObject *k = len ? PyNumber_Add(key, len) : NULL;
+            Py_XDECREF(len);
+            return k;
+        }
+        return Py_NewRef(key);
+    }
+    if (t == &PyUnicode_Type || t == &PyBytes_Type || t == &PyFloat_Type || t == &PyBool_Type
+            || key == Py_None)
+        return Py_NewRef(key);
+    if (t == &PyTuple_Type) {
+        Py_ssize_t n = PyTuple_GET_SIZE(key);
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyTypeObject *kt = Py_TYPE(PyTuple_GET_ITEM(key, i));
+            if (kt != &PyLong_Type && kt != &PyUnicode_Type && kt != &PyBytes_Type
+                    && kt != &PyFloat_Type && kt != &PyBool_Type)
+                return Py_NewRef(CONTENTS);
+        }
+        return Py_NewRef(key);
+    }
+    return Py_NewRef(CONTENTS);
+}
+
+/* access_py._item(obj, key, site, read, write) */
+static int
+item_access(PyObject *obj, PyObject *key, PyObject *site, int mode)
+{
+    int rc = -1;
+    PyObject *k = NULL, *vs = NULL;
+    PyObject *ts = get_ts();
+    if (ts == NULL)
+        return -1;
+    PyObject *sh = get_shadow(obj);
+    if (sh == NULL)
+        goto done;
+    if (!PyDict_Check(sh)) {
+        PyErr_SetString(PyExc_TypeError, "racedet: a shadow is not a dict");
+        goto done;
+    }
+    if ((k = item_key(obj, key)) == NULL)
+        goto done;
+    int write = mode & M_WRITE;
+    if (k == CONTENTS) {
+        rc = contents(ts, obj, sh, site, write ? ATOMIC_MUT : WHOLE_READ);
+        goto done;
+    }
+    if (contents(ts, obj, sh, site, write ? ITEM_MUT : INDEX_READ) < 0)
+        goto done;
+    /* vs = sh.get(k); if vs is None: vs = sh[k] = [0, None, 0, None] */
+    if ((vs = get_state(sh, k)) == NULL)
+        goto done;
+    rc = rw_state(ts, vs, site, LOC_ITEM, obj, k, mode);
+done:
+    Py_XDECREF(vs);
+    Py_XDECREF(k);
+    Py_XDECREF(sh);
+    Py_DECREF(ts);
+    return rc;
+}
+
+/* access_py._whole(obj, site, how) */
+static int
+whole_access(PyObject *obj, PyObject *site, int how)
+{
+    PyObject *ts = get_ts();
+    if (ts == NULL)
+        return -1;
+    PyObject *sh = get_shadow(obj);
+    int rc = -1;
+    if (sh != NULL) {
+        if (!PyDict_Check(sh))
+            PyErr_SetString(PyExc_TypeError, "racedet: a shadow is not a dict");
+        else
+            rc = contents(ts, obj, sh, site, how);
+        Py_DECREF(sh);
+    }
+    Py_DECREF(ts);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The module's functions */
+
+static int
+nargs_ok(const char *name, Py_ssize_t nargs, Py_ssize_t want)
+{
+    if (nargs == want)
+        return 1;
+    PyErr_Format(PyExc_TypeError, "%s() takes exactly %zd arguments (%zd given)", name, want, nargs);
+    return 0;
+}
+
+/* The end of a hook that returns ``obj``. */
+static inline PyObject *
+ret_obj(int rc, PyObject *obj)
+{
+    if (rc < 0 && !swallow())
+        return NULL;
+    return Py_NewRef(obj);
+}
+
+static inline PyObject *
+ret_none(int rc)
+{
+    if (rc < 0 && !swallow())
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+#define ATTR_HOOK(NAME, MODE)                                                  \
+    static PyObject *c_##NAME(PyObject *m, PyObject *const *a, Py_ssize_t n)    \
+    {                                                                          \
+        if (n != 3 && !nargs_ok(#NAME, n, 3))                                  \
+            return NULL;                                                       \
+        if (!active)                                                           \
+            return Py_NewRef(a[0]);                                            \
+        return ret_obj(attr_access(a[0], a[1], a[2], MODE), a[0]);             \
+    }
+
+ATTR_HOOK(rd_attr, M_READ)
+ATTR_HOOK(wr_attr, M_WRITE)
+ATTR_HOOK(rmw_attr, M_RMW)
+
+#define GLOBAL_HOOK(NAME, MODE)                                                \
+    static PyObject *c_##NAME(PyObject *m, PyObject *const *a, Py_ssize_t n)    \
+    {                                                                          \
+        if (n != 3 && !nargs_ok(#NAME, n, 3))                                  \
+            return NULL;                                                       \
+        if (!active)                                                           \
+            Py_RETURN_NONE;                                                    \
+        return ret_none(named_access(a[0], a[1], a[1], a[2], LOC_GLOBAL, MODE)); \
+    }
+
+GLOBAL_HOOK(rd_global, M_READ)
+GLOBAL_HOOK(wr_global, M_WRITE)
+GLOBAL_HOOK(rmw_global, M_RMW)
+
+#define CELL_HOOK(NAME, MODE)                                                  \
+    static PyObject *c_##NAME(PyObject *m, PyObject *const *a, Py_ssize_t n)    \
+    {                                                                          \
+        if (n != 3 && !nargs_ok(#NAME, n, 3))                                  \
+            return NULL;                                                       \
+        if (!active || a[0] == Py_None)                                        \
+            Py_RETURN_NONE;                                                    \
+        return ret_none(named_access(a[0], CELL, a[1], a[2], LOC_CELL, MODE)); \
+    }
+
+CELL_HOOK(rd_cell, M_READ)
+CELL_HOOK(wr_cell, M_WRITE)
+CELL_HOOK(rmw_cell, M_RMW)
+
+#define ITEM_HOOK(NAME, MODE)                                                  \
+    static PyObject *c_##NAME(PyObject *m, PyObject *const *a, Py_ssize_t n)    \
+    {                                                                          \
+        if (n != 3 && !nargs_ok(#NAME, n, 3))                                  \
+            return NULL;                                                       \
+        if (!active)                                                           \
+            return Py_NewRef(a[0]);                                            \
+        int c = is_container(a[0]);                                            \
+        if (c == 0)                                                            \
+            return Py_NewRef(a[0]);                                            \
+        return ret_obj(c < 0 ? -1 : item_access(a[0], a[1], a[2], MODE), a[0]); \
+    }
+
+ITEM_HOOK(rd_item, M_READ)
+ITEM_HOOK(wr_item, M_WRITE)
+ITEM_HOOK(rmw_item, M_RMW)
+
+#define WHOLE_HOOK(NAME, HOW)                                                  \
+    static PyObject *c_##NAME(PyObject *m, PyObject *const *a, Py_ssize_t n)    \
+    {                                                                          \
+        if (n != 2 && !nargs_ok(#NAME, n, 2))                                  \
+            return NULL;                                                       \
+        if (!active)                                                           \
+            return Py_NewRef(a[0]);                                            \
+        int c = is_container(a[0]);                                            \
+        if (c == 0)                                                            \
+            return Py_NewRef(a[0]);                                            \
+        return ret_obj(c < 0 ? -1 : whole_access(a[0], a[1], HOW), a[0]);      \
+    }
+
+WHOLE_HOOK(rd_index, INDEX_READ)
+WHOLE_HOOK(wr_index, ITEM_MUT)
+WHOLE_HOOK(rd_whole, WHOLE_READ)
+WHOLE_HOOK(mut_whole, ATOMIC_MUT)
+
+static int
+method_access(PyObject *obj, PyObject *meth, PyObject *site)
+{
+    /* _whole(obj, site, METHOD_KINDS[meth]) */
+    PyObject *how = PyObject_GetItem(method_kinds, meth);
+    if (how == NULL)
+        return -1;
+    long h = PyLong_AsLong(how);
+    Py_DECREF(how);
+    if (h == -1 && PyErr_Occurred())
+        return -1;
+    if (h < 0 || h > 3) {
+        PyErr_SetString(PyExc_ValueError, "racedet: bad method kind");
+        return -1;
+    }
+    return whole_access(obj, site, (int)h);
+}
+
+static PyObject *
+c_call_method(PyObject *m, PyObject *const *a, Py_ssize_t n)
+{
+    if (n != 3 && !nargs_ok("call_method", n, 3))
+        return NULL;
+    if (!active)
+        return Py_NewRef(a[0]);
+    int c = is_container(a[0]);
+    if (c == 0)
+        return Py_NewRef(a[0]);
+    return ret_obj(c < 0 ? -1 : method_access(a[0], a[1], a[2]), a[0]);
+}
+
+static PyObject *
+c_cellof(PyObject *m, PyObject *fn)
+{
+    /* c = fn.__closure__; return c[0] if c else None */
+    PyObject *c;
+    if (PyFunction_Check(fn)) {
+        c = PyFunction_GET_CLOSURE(fn);
+        if (c == NULL)
+            Py_RETURN_NONE;
+        Py_INCREF(c);
+    }
+    else if ((c = PyObject_GetAttr(fn, s_closure)) == NULL)
+        return NULL;
+    int truth = PyObject_IsTrue(c);
+    PyObject *res = NULL;
+    if (truth > 0)
+        res = PySequence_GetItem(c, 0);
+    else if (truth == 0)
+        res = Py_NewRef(Py_None);
+    Py_DECREF(c);
+    return res;
+}
+
+static PyObject *
+c_set_active(PyObject *m, PyObject *on)
+{
+    int v = PyObject_IsTrue(on);
+    if (v < 0)
+        return NULL;
+    active = v;
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+c_getattr(PyObject *m, PyObject *name)
+{
+    /* module __getattr__: ACTIVE and _errors, as access_py's globals */
+    if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "ACTIVE") == 0)
+        return PyBool_FromLong(active);
+    if (PyUnicode_Check(name) && PyUnicode_CompareWithASCIIString(name, "_errors") == 0)
+        return PyLong_FromLong(n_errors);
+    PyErr_Format(PyExc_AttributeError, "module 'racedet._access' has no attribute %R", name);
+    return NULL;
+}
+
+static PyObject *
+c_hist(PyObject *m, PyObject *const *a, Py_ssize_t n)
+{
+    /* engine.hist(site, ts) as this core computes it (for tests). */
+    if (n != 2 && !nargs_ok("_hist", n, 2))
+        return NULL;
+    return hist(a[0], a[1]);
+}
+
+#define FAST(NAME) {#NAME, (PyCFunction)(void (*)(void))c_##NAME, METH_FASTCALL, NULL}
+
+static PyMethodDef methods[] = {
+    FAST(rd_attr), FAST(wr_attr), FAST(rmw_attr),
+    FAST(rd_global), FAST(wr_global), FAST(rmw_global),
+    FAST(rd_cell), FAST(wr_cell), FAST(rmw_cell),
+    FAST(rd_item), FAST(wr_item), FAST(rmw_item),
+    FAST(rd_index), FAST(wr_index), FAST(rd_whole), FAST(mut_whole),
+    FAST(call_method),
+    {"cellof", c_cellof, METH_O, "The cell a one-name closure ``lambda: name`` closes over (None if it is not a cell)."},
+    {"set_active", c_set_active, METH_O, "Switch the hooks on or off (engine.set_active_hook)."},
+    {"_bound", c_bound, METH_O, "engine._on_bind entry: forget the cached thread state."},
+    {"_hist", (PyCFunction)(void (*)(void))c_hist, METH_FASTCALL, "engine.hist(site, ts), computed in C."},
+    {"__getattr__", c_getattr, METH_O, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef moduledef = {
+    PyModuleDef_HEAD_INIT, "racedet._access",
+    "The compiled access core: racedet.access_py in C (same functions, same semantics).",
+    -1, methods,
+};
+
+/* ------------------------------------------------------------------------ */
+/* Initialisation */
+
+static PyObject *
+get(PyObject *mod, const char *name)
+{
+    return PyObject_GetAttrString(mod, name);
+}
+
+static int
+slot_offset(const char *name, Py_ssize_t *off)
+{
+    PyObject *d = PyObject_GetAttrString((PyObject *)ThreadState_type, name);
+    if (d == NULL)
+        return -1;
+    int ok = Py_TYPE(d) == &PyMemberDescr_Type
+        && ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX;
+    if (ok)
+        *off = ((PyMemberDescrObject *)d)->d_member->offset;
+    Py_DECREF(d);
+    if (!ok) {
+        PyErr_Format(PyExc_ImportError, "racedet._access: ThreadState.%s is not a slot", name);
+        return -1;
+    }
+    return 0;
+}
+
+#define INTERN(var, text) if ((var = PyUnicode_InternFromString(text)) == NULL) goto error
+
+PyMODINIT_FUNC
+PyInit__access(void)
+{
+#ifdef Py_GIL_DISABLED
+    PyErr_SetString(PyExc_ImportError,
+                    "racedet._access: free-threaded builds are not supported (use RACEDET_CORE=py)");
+    return NULL;
+#endif
+    PyObject *m = NULL, *engine = NULL, *collections = NULL, *deque = NULL, *bind = NULL,
+             *hook = NULL, *r = NULL, *tmp = NULL;
+
+    INTERN(s_ts, "ts");
+    INTERN(s_epoch, "epoch");
+    INTERN(s_tid, "tid");
+    INTERN(s_vc, "vc");
+    INTERN(s_hval, "hval");
+    INTERN(s_read, "read");
+    INTERN(s_write, "write");
+    INTERN(s_oid, "oid");
+    INTERN(s_history_size, "history_size");
+    INTERN(s_current_test, "current_test");
+    INTERN(s_closure, "__closure__");
+    if ((HV_KEY = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type)) == NULL)
+        goto error;
+    ZERO = PyLong_FromLong(0);
+    MINUS_ONE = PyLong_FromLong(-1);
+    if (ZERO == NULL || MINUS_ONE == NULL)
+        goto error;
+
+    engine = PyImport_ImportModule("racedet.engine");
+    if (engine == NULL)
+        goto error;
+    /* access_py first: importing it registers its set_active with the engine,
+     * and ours is registered last, below, so it is the one in use. */
+    access_py = PyImport_ImportModule("racedet.access_py");
+    frames_mod = PyImport_ImportModule("racedet.frames");
+    if (access_py == NULL || frames_mod == NULL)
+        goto error;
+    engine_dict = PyModule_GetDict(engine);
+    Py_INCREF(engine_dict);
+
+    if ((shadow = get(engine, "shadow")) == NULL || (new_shadow_fn = get(engine, "new_shadow")) == NULL
+            || (report_fn = get(engine, "report")) == NULL
+            || (adopt_fn = get(engine, "adopt_current_thread")) == NULL
+            || (tls = get(engine, "_tls")) == NULL || (IGNORED = get(engine, "IGNORED")) == NULL
+            || (CONTENTS = get(engine, "CONTENTS")) == NULL || (CELL = get(engine, "CELL")) == NULL
+            || (REF = get(engine, "REF")) == NULL || (on_death = get(engine, "_on_death")) == NULL
+            || (Ref_type = get(engine, "_Ref")) == NULL || (type_kind = get(engine, "_type_kind")) == NULL
+            || (tmp = get(engine, "ThreadState")) == NULL)
+        goto error;
+    if (!PyDict_CheckExact(shadow) || !PyDict_Check(IGNORED) || !PyDict_CheckExact(type_kind)
+            || !PyType_Check(tmp)) {
+        PyErr_SetString(PyExc_ImportError, "racedet._access: unexpected racedet.engine layout");
+        goto error;
+    }
+    ThreadState_type = (PyTypeObject *)tmp;
+    tmp = NULL;
+    if (slot_offset("epoch", &off_epoch) < 0 || slot_offset("tid", &off_tid) < 0
+            || slot_offset("vc", &off_vc) < 0 || slot_offset("hval", &off_hval) < 0)
+        goto error;
+    if ((tmp = get(engine, "_KIND_WEAK")) == NULL)
+        goto error;
+    kind_weak = PyLong_AsLong(tmp);
+    Py_CLEAR(tmp);
+    if (kind_weak == -1 && PyErr_Occurred())
+        goto error;
+    for (int i = 0; i < N_LOC; i++) {
+        static const char *names[N_LOC] = {"LOC_ATTR", "LOC_GLOBAL", "LOC_CELL", "LOC_ITEM", "LOC_CONTENTS"};
+        if ((LOC[i] = get(engine, names[i])) == NULL)
+            goto error;
+        if (PyLong_AsLong(LOC[i]) != i) {
+            PyErr_SetString(PyExc_ImportError, "racedet._access: engine.LOC_* changed");
+            goto error;
+        }
+    }
+    if ((hidden_codes = get(frames_mod, "_hidden_codes")) == NULL
+            || (code_hidden_fn = get(frames_mod, "code_hidden")) == NULL)
+        goto error;
+    if (!PyDict_CheckExact(hidden_codes)) {
+        PyErr_SetString(PyExc_ImportError, "racedet._access: frames._hidden_codes is not a dict");
+        goto error;
+    }
+    if ((method_kinds = get(access_py, "METHOD_KINDS")) == NULL)
+        goto error;
+    if ((ctypes_cache = PyDict_New()) == NULL)
+        goto error;
+    if ((collections = PyImport_ImportModule("collections")) == NULL
+            || (deque = get(collections, "deque")) == NULL)
+        goto error;
+    container_types = PyTuple_Pack(5, (PyObject *)&PyList_Type, (PyObject *)&PyDict_Type,
+                                   (PyObject *)&PySet_Type, (PyObject *)&PyByteArray_Type, deque);
+    if (container_types == NULL)
+        goto error;
+
+    m = PyModule_Create(&moduledef);
+    if (m == NULL)
+        goto error;
+    if (PyModule_AddObjectRef(m, "METHOD_KINDS", method_kinds) < 0
+            || PyModule_AddIntConstant(m, "ATOMIC_MUT", ATOMIC_MUT) < 0
+            || PyModule_AddIntConstant(m, "ITEM_MUT", ITEM_MUT) < 0
+            || PyModule_AddIntConstant(m, "WHOLE_READ", WHOLE_READ) < 0
+            || PyModule_AddIntConstant(m, "INDEX_READ", INDEX_READ) < 0)
+        goto error;
+
+    /* Hooks into the engine, last: nothing is registered if anything above failed. */
+    if ((bind = get(engine, "_on_bind")) == NULL)
+        goto error;
+    if (!PyList_Check(bind)) {
+        PyErr_SetString(PyExc_ImportError, "racedet._access: engine._on_bind is not a list");
+        goto error;
+    }
+    if ((hook = PyObject_GetAttrString(m, "_bound")) == NULL || PyList_Append(bind, hook) < 0)
+        goto error;
+    Py_CLEAR(hook);
+    if ((hook = PyObject_GetAttrString(m, "set_active")) == NULL
+            || (r = PyObject_CallMethod(engine, "set_active_hook", "O", hook)) == NULL)
+        goto error;
+    Py_DECREF(r);
+    Py_DECREF(hook);
+    Py_DECREF(bind);
+    Py_DECREF(deque);
+    Py_DECREF(collections);
+    Py_DECREF(engine);
+    return m;
+
+error:
+    Py_XDECREF(m);
+    Py_XDECREF(engine);
+    Py_XDECREF(collections);
+    Py_XDECREF(deque);
+    Py_XDECREF(bind);
+    Py_XDECREF(hook);
+    Py_XDECREF(tmp);
+    return NULL;
+}

@@ -1,0 +1,33 @@
+"""Build the optional compiled access core; all metadata is in pyproject.toml.
+
+``racedet._access`` (racedet/_access.c) is optional: when it cannot be built
+(no compiler, no Python headers, a free-threaded or non-CPython interpreter)
+the install still succeeds and racedet uses the pure-Python core,
+racedet/access_py.py.  ``RACEDET_CORE=py|c`` chooses at run time.
+"""
+
+import platform
+
+from setuptools import Extension, setup
+
+
+def _want_extension() -> bool:
+    if platform.python_implementation() != "CPython":
+        return False
+    import sysconfig
+
+    # Free-threaded builds (PEP 703) are not supported by the C core.
+    return not sysconfig.get_config_var("Py_GIL_DISABLED")
+
+
+ext_modules = []
+if _want_extension():
+    ext_modules.append(
+        Extension(
+            "racedet._access",
+            ["racedet/_access.c"],
+            optional=True,
+        )
+    )
+
+setup(ext_modules=ext_modules)
