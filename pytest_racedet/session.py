@@ -66,8 +66,15 @@ _NOUNS = {"race": ("race", "races"), "leak": ("leak", "leaks"), "deadlock": ("de
           "lock_order": ("lock-order inversion", "lock-order inversions")}
 
 
-class ThreadAbort(SystemExit):
-    """Ends a thread of a deadlock quietly (threads ignore SystemExit), so the process can exit."""
+def thread_abort() -> SystemExit:
+    """What a deadlock's other threads raise: they end quietly, and the process can exit.
+
+    Exactly ``SystemExit`` (threading's excepthook ignores that type, not its
+    subclasses), marked so that our hook can tell it from the program's own.
+    """
+    exc = SystemExit()
+    exc._racedet_abort = True  # type: ignore[attr-defined]
+    return exc
 
 
 @dataclasses.dataclass
@@ -294,7 +301,7 @@ def _excepthook(prev: Any) -> Any:
     """threading.excepthook that lets a deadlock's other threads end without a warning."""
 
     def hook(args: Any) -> None:
-        if isinstance(args.exc_value, ThreadAbort):
+        if getattr(args.exc_value, "_racedet_abort", False):
             return
         prev(args)
 
@@ -348,10 +355,14 @@ class RaceSession:
 
             self.config.pluginmanager.register(ControllerHooks(self), "racedet-xdist-controller")
             return
+        from racedet.exceptions import RacedetError
         from racedet.instrument import importer
         from racedet.session import Session
 
-        s = Session(self.settings, stream=sys.__stderr__)
+        try:
+            s = Session(self.settings, stream=sys.__stderr__)
+        except RacedetError as exc:
+            raise pytest.UsageError(f"racedet: {exc}") from None
         s.echo = False
         s.listeners.append(self._on_finding)
         s.on_deadlock_exit = self._on_deadlock
@@ -497,7 +508,10 @@ class RaceSession:
         from racedet import frames
 
         alive = _thread_keys()
-        for ts in list(engine.threads_by_tid.values()):
+        for t in threading.enumerate():
+            ts = getattr(t, "_racedet_ts", None)
+            if ts is None:
+                continue
             key = ("t", ts.tid)
             if key in self._ignored_keys or alive.get(ts.ident or 0) != key or ts is self._main_ts:
                 continue
@@ -528,6 +542,11 @@ class RaceSession:
     def _run(self, item: pytest.Item, nextitem: Optional[pytest.Item]) -> List[pytest.TestReport]:
         st = _TestState(item)
         self.tests_run += 1
+        ts = engine.current()
+        if ts is not self._main_ts:    # tests run in another thread than the one that started us
+            blocking.set_interruptible(self._main_ts, False)
+            blocking.set_interruptible(ts, True)
+            self._main_ts = ts
         self._ignore_infrastructure()
         self._outside_deadlock = False
         st.before = set(_thread_keys().values())
@@ -819,11 +838,10 @@ def _thread_keys() -> Dict[int, tuple]:
     must not be remembered by ident.
     """
     states: Dict[int, Any] = {}
-    for ts in list(engine.threads_by_tid.values()):
-        if ts.ident is not None and not ts.finished:
-            prev = states.get(ts.ident)
-            if prev is None or ts.tid > prev.tid:
-                states[ts.ident] = ts
+    for t in threading.enumerate():     # live threads only: engine.threads_by_tid keeps every thread ever
+        ts = getattr(t, "_racedet_ts", None)
+        if ts is not None and t.ident is not None and ts.ident == t.ident and not ts.finished:
+            states[t.ident] = ts
     out = {}
     for ident in sys._current_frames():
         ts = states.get(ident)
@@ -882,7 +900,7 @@ def _break_deadlock(main_ts: Any, abort: Optional[BaseException], test: Optional
             if abort is not None:
                 blocking.interrupt(ts, abort)
         else:
-            blocking.interrupt(ts, ThreadAbort())
+            blocking.interrupt(ts, thread_abort())
 
 
 def _exit_deadlock(main_ts: Any, dl: Deadlock) -> None:
