@@ -1500,14 +1500,49 @@ GLOBAL_HOOK(rd_global, M_READ)
 GLOBAL_HOOK(wr_global, M_WRITE)
 GLOBAL_HOOK(rmw_global, M_RMW)
 
+/* Closure cells.  access_py's cell hooks take either the cell itself (with
+ * ``cellof(lambda: name)`` made once per frame), or ``lambda: name`` and take
+ * its one closure cell; this core follows the access_py it was imported with
+ * (cells_by_fn: access_py has no cellof). */
+static int cells_by_fn;
+
+static int
+cell_access(PyObject *arg, PyObject *desc, PyObject *site, int mode)
+{
+    if (!cells_by_fn) {
+        /* if cell is None: return */
+        if (arg == Py_None)
+            return 0;
+        return named_access(arg, CELL, desc, site, LOC_CELL, mode);
+    }
+    /* c = fn.__closure__; if not c: return; cell = c[0] */
+    PyObject *c;
+    if (PyFunction_Check(arg)) {
+        c = PyFunction_GET_CLOSURE(arg);
+        if (c == NULL)
+            return 0;
+        Py_INCREF(c);
+    }
+    else if ((c = PyObject_GetAttr(arg, s_closure)) == NULL)
+        return -1;
+    int rc = PyObject_IsTrue(c);
+    if (rc > 0) {
+        PyObject *cell = PySequence_GetItem(c, 0);
+        rc = cell ? named_access(cell, CELL, desc, site, LOC_CELL, mode) : -1;
+        Py_XDECREF(cell);
+    }
+    Py_DECREF(c);
+    return rc;
+}
+
 #define CELL_HOOK(NAME, MODE)                                                  \
     static PyObject *c_##NAME(PyObject *m, PyObject *const *a, Py_ssize_t n)    \
     {                                                                          \
         if (n != 3 && !nargs_ok(#NAME, n, 3))                                  \
             return NULL;                                                       \
-        if (!active || a[0] == Py_None)                                        \
+        if (!active)                                                           \
             Py_RETURN_NONE;                                                    \
-        return ret_none(named_access(a[0], CELL, a[1], a[2], LOC_CELL, MODE)); \
+        return ret_none(cell_access(a[0], a[1], a[2], MODE));                  \
     }
 
 CELL_HOOK(rd_cell, M_READ)
@@ -1636,6 +1671,10 @@ c_hist(PyObject *m, PyObject *const *a, Py_ssize_t n)
 
 #define FAST(NAME) {#NAME, (PyCFunction)(void (*)(void))c_##NAME, METH_FASTCALL, NULL}
 
+static PyMethodDef cellof_def = {
+    "cellof", c_cellof, METH_O, "The cell a one-name closure ``lambda: name`` closes over (None if it is not a cell).",
+};
+
 static PyMethodDef methods[] = {
     FAST(rd_attr), FAST(wr_attr), FAST(rmw_attr),
     FAST(rd_global), FAST(wr_global), FAST(rmw_global),
@@ -1643,7 +1682,6 @@ static PyMethodDef methods[] = {
     FAST(rd_item), FAST(wr_item), FAST(rmw_item),
     FAST(rd_index), FAST(wr_index), FAST(rd_whole), FAST(mut_whole),
     FAST(call_method),
-    {"cellof", c_cellof, METH_O, "The cell a one-name closure ``lambda: name`` closes over (None if it is not a cell)."},
     {"set_active", c_set_active, METH_O, "Switch the hooks on or off (engine.set_active_hook)."},
     {"_bound", c_bound, METH_O, "engine._on_bind entry: forget the cached thread state."},
     {"_hist", (PyCFunction)(void (*)(void))c_hist, METH_FASTCALL, "engine.hist(site, ts), computed in C."},
@@ -1783,6 +1821,18 @@ PyInit__access(void)
     m = PyModule_Create(&moduledef);
     if (m == NULL)
         goto error;
+    /* cellof, and cell hooks that take cells, as long as access_py has them */
+    int has_cellof = PyObject_HasAttrString(access_py, "cellof");
+    cells_by_fn = !has_cellof;
+    if (has_cellof) {
+        PyObject *modname = PyModule_GetNameObject(m);
+        PyObject *fn = modname ? PyCFunction_NewEx(&cellof_def, NULL, modname) : NULL;
+        Py_XDECREF(modname);
+        if (fn == NULL || PyModule_AddObject(m, "cellof", fn) < 0) {
+            Py_XDECREF(fn);
+            goto error;
+        }
+    }
     if (PyModule_AddObjectRef(m, "METHOD_KINDS", method_kinds) < 0
             || PyModule_AddIntConstant(m, "ATOMIC_MUT", ATOMIC_MUT) < 0
             || PyModule_AddIntConstant(m, "ITEM_MUT", ITEM_MUT) < 0

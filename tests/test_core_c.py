@@ -112,15 +112,15 @@ BASICS = """
     # Inactive: every hook returns its object (or None) and records nothing.
     assert A.rd_attr(o, "x", site) is o and A.wr_attr(o, "x", site) is o and A.rmw_attr(o, "x", site) is o
     assert A.rd_item(lst, 0, site) is lst and A.mut_whole(lst, site) is lst and A.call_method(lst, "append", site) is lst
-    assert A.rd_global({}, "g", site) is None and A.rd_cell(None, "c", site) is None
+    assert A.rd_global({}, "g", site) is None and A.rd_cell(lambda: 1, "c", site) is None
     assert not engine.shadow, engine.shadow
     print("ACTIVE", A.ACTIVE)
-    # cellof
-    def outer():
-        v = 1
-        return lambda: v
-    c = A.cellof(outer())
-    print("cell", type(c).__name__, c.cell_contents, A.cellof(lambda: 1))
+    if hasattr(A, "cellof"):   # an older access_py: cell hooks take cellof(lambda: name)
+        def outer():
+            v = 1
+            return lambda: v
+        c = A.cellof(outer())
+        assert type(c).__name__ == "cell" and c.cell_contents == 1 and A.cellof(lambda: 1) is None
     # Wrong argument counts raise as a Python function would.
     for call in (lambda: A.rd_attr(o, "x"), lambda: A.rd_whole(lst), lambda: A.set_active()):
         try:
@@ -140,7 +140,7 @@ BASICS = """
 @pytest.mark.parametrize("core", CORES)
 def test_basics(tmp_path, core):
     out = ok(run(BASICS, core, tmp_path)).splitlines()
-    assert out == ["ACTIVE False", "cell cell 1 None", "TypeError", "TypeError", "TypeError",
+    assert out == ["ACTIVE False", "TypeError", "TypeError", "TypeError",
                    "shadowed 0", "shadowed 1 ['x']"]
 
 
@@ -202,7 +202,12 @@ def make_cell():
 objs = [Obj(), Obj(), Slotted(), types.ModuleType("fuzzmodule"), threading.local(), Obj]
 conts = [[1, 2, 3], {"k": 1, 0: 2}, {1, 2}, collections.deque([1, 2]), bytearray(b"ab"), "text", Obj()]
 G = {"__name__": "fuzzmod"}
-cells = [A.cellof(make_cell()), A.cellof(make_cell())]
+cellfns = [make_cell(), make_cell()]
+# The cell hooks take ``lambda: name`` (or, with an older access_py, ``cellof(lambda: name)``).
+if hasattr(A, "cellof"):
+    cells, NOCELL = [A.cellof(f) for f in cellfns], None
+else:
+    cells, NOCELL = cellfns, (lambda: 1)
 SITES = [("f.py", i, "fn%d" % i, "Q.fn%d" % i) for i in range(1, 5)] + [("g.py", i, "g", "g") for i in range(200)]
 KEYS = [0, 1, -1, "k", 1.5, (1, "a"), (1, None), None, True, b"x", slice(0, 1), Obj()]
 METHS = list(A.METHOD_KINDS)
@@ -242,7 +247,7 @@ def run_op():
     if k < 6:
         return level2([A.rd_global, A.wr_global, A.rmw_global][k - 3], G, rnd.choice(["g1", "g2"]), site)
     if k < 9:
-        return level2([A.rd_cell, A.wr_cell, A.rmw_cell][k - 6], rnd.choice(cells + [None]), "cell v", site)
+        return level2([A.rd_cell, A.wr_cell, A.rmw_cell][k - 6], rnd.choice(cells + [NOCELL]), "cell v", site)
     if k < 12:
         c = rnd.choice(conts)
         return level2([A.rd_item, A.wr_item, A.rmw_item][k - 9], c, rnd.choice(KEYS), site) is c
@@ -303,7 +308,7 @@ def state(vs):
 
 SENTINELS = {id(engine.CONTENTS): "<CONTENTS>", id(engine.CELL): "<CELL>"}
 shadows = []
-for o in objs + conts + [G] + cells:
+for o in objs + conts + [G] + [f.__closure__[0] for f in cellfns]:
     sh = engine.shadow.get(id(o))
     shadows.append(None if sh is None else
                    [[SENTINELS.get(id(k), repr(k)), state(v)] for k, v in sh.items() if k is not engine.REF])
@@ -385,26 +390,27 @@ LEAKS = """
     from racedet.core import access as A
     class O: pass
     o = O(); lst = [1, 2, 3]; d = {"k": 1}; g = {"__name__": "m"}
-    cell = A.cellof((lambda v: (lambda: v))(1))
+    fn = (lambda v: (lambda: v))(1)
+    cellarg = A.cellof(fn) if hasattr(A, "cellof") else fn
+    cell = fn.__closure__[0]
     site = ("f.py", 1, "f", "f"); name = "x"; key = (1, "a")
     main = engine.adopt_current_thread(); other = engine.fork("other")
     sv = engine.SyncVar()
     def once(i):
         A.rd_attr(o, name, site); A.wr_attr(o, name, site); A.rmw_attr(o, name, site)
         A.rd_global(g, name, site); A.wr_global(g, name, site); A.rmw_global(g, name, site)
-        A.rd_cell(cell, "c", site); A.wr_cell(cell, "c", site); A.rmw_cell(cell, "c", site)
+        A.rd_cell(cellarg, "c", site); A.wr_cell(cellarg, "c", site); A.rmw_cell(cellarg, "c", site)
         A.rd_item(lst, 1, site); A.wr_item(d, "k", site); A.rmw_item(lst, -1, site)
         A.rd_item(d, key, site); A.rd_item(lst, slice(0, 1), site)
         A.rd_index(lst, site); A.wr_index(d, site); A.rd_whole(lst, site); A.mut_whole(lst, site)
         A.call_method(lst, "append", site); A.call_method(d, "get", site)
-        A.cellof(lambda: o)
         engine.release(sv)                     # a new epoch every round: the slow paths
         engine.thread_begin(other if i % 3 else main)   # and races between the two
     def rounds(n):
         for i in range(n):
             once(i)
         engine.races_seen.clear()
-    watched = [o, lst, d, g, cell, site, name, key, main, other, sv, engine.CONTENTS, engine.CELL]
+    watched = [o, lst, d, g, cell, cellarg, site, name, key, main, other, sv, engine.CONTENTS, engine.CELL]
     def counts():
         # and the engine's own records: shadow dicts, location states, contents states
         state = [engine.shadow.get(id(x)) for x in (o, lst, d, g, cell)]
