@@ -29,7 +29,7 @@ import os
 import signal
 import sys
 import threading
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import pytest
 from _pytest._code.code import ExceptionChainRepr, ExceptionRepr, ReprFileLocation, ReprTracebackNative
@@ -39,7 +39,7 @@ from pytest_racedet.plugin import SRC_CLI, RaceOptions
 from racedet import blocking, engine
 from racedet.blocking import DeadlockAbort
 from racedet.exceptions import ConfigError
-from racedet.model import BlockedThread, Deadlock, Findings, Frame, LockOrderInversion, Race
+from racedet.model import BlockedThread, Deadlock, Findings, Frame
 from racedet.report.text import Formatter
 
 PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
