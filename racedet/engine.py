@@ -378,10 +378,14 @@ def new_shadow(obj: Any) -> Dict[Any, Any]:
             sweep()
         return sh
     if kind == _KIND_MODULE:
-        d = obj.__dict__
-        sh = shadow.get(id(d))
+        # ``mod.x`` is the global ``x`` of ``mod``: globals are keyed by the
+        # module's ``__name__`` string (what instrumented code passes).
+        key = obj.__dict__.get("__name__")
+        if not isinstance(key, str):
+            return IGNORED
+        sh = shadow.get(id(key))
         if sh is None:
-            sh = new_shadow(d)
+            sh = new_shadow(key)
         return sh
     return IGNORED
 
@@ -468,10 +472,10 @@ def describe(lk: int, obj: Any, key: Any) -> str:
         if isinstance(obj, type):
             return f"{obj.__qualname__}.{key}"
         if isinstance(obj, types.ModuleType):
-            return f"global {key}"
+            return describe(LOC_GLOBAL, obj.__name__, key)
         return f"{type(obj).__qualname__}.{key}"
     if lk == LOC_GLOBAL:
-        mod = obj.get("__name__", "?") if isinstance(obj, dict) else "?"
+        mod = obj if isinstance(obj, str) else "?"
         return f"global {key}" if mod == "__main__" else f"global {mod}.{key}"
     if lk == LOC_CELL:
         return key

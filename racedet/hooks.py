@@ -1,9 +1,11 @@
 """The functions instrumented code calls, from the access core in use.
 
-Rewritten modules do ``from racedet.hooks import rd_attr as @racedet_rd_attr, ...``
-once, at import, so the core must be chosen (:mod:`racedet.core`) before the
-first instrumented module runs.  Nothing else belongs here.
+Rewritten code calls ``@racedet_rd_attr(...)`` and so on: names no program
+can spell, found in ``builtins`` (where :func:`install` puts them), so an
+instrumented module's own namespace is unchanged.  Nothing else belongs here.
 """
+
+import builtins
 
 from racedet.core import access as _core
 
@@ -25,3 +27,15 @@ wr_index = _core.wr_index
 rd_whole = _core.rd_whole
 mut_whole = _core.mut_whole
 call_method = _core.call_method
+
+
+NAMES = ("rd_attr", "wr_attr", "rmw_attr", "rd_global", "wr_global", "rmw_global", "cellof",
+         "rd_cell", "wr_cell", "rmw_cell", "rd_item", "wr_item", "rmw_item", "rd_index",
+         "wr_index", "rd_whole", "mut_whole", "call_method")
+
+
+def install() -> None:
+    """Make the hooks visible to instrumented code (idempotent)."""
+    ns = globals()
+    for name in NAMES:
+        setattr(builtins, "@racedet_" + name, ns[name])

@@ -15,7 +15,7 @@ import threading
 import time
 from typing import IO, Any, Callable, List, Optional
 
-from racedet import blocking, engine, lockorder, models
+from racedet import blocking, engine, hooks, lockorder, models
 from racedet.instrument import importer
 from racedet.model import BlockedThread, Deadlock, Findings, LockOrderInversion, Race
 from racedet.report.text import Formatter
@@ -44,6 +44,7 @@ class Session:
         engine.on_race = self._on_race
         lockorder.on_inversion = self._on_inversion
         blocking.on_deadlock = self._on_deadlock
+        hooks.install()
         models.install()
         engine.TRACKING = True
         engine.enable()

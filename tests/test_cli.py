@@ -79,6 +79,24 @@ def test_exception_in_thread_identical(tmp_path):
     """)
 
 
+def test_locals_unchanged(tmp_path):
+    same_as_plain(tmp_path, """
+        import threading
+        g = 0
+        def outer(a):
+            x, y = 1, 2
+            def inner():
+                nonlocal x
+                global g
+                x += g
+                g = x + y
+                return sorted(locals())
+            t = threading.Thread(target=inner); t.start(); t.join()
+            return sorted(locals()), inner()
+        print(outer(5), sorted(k for k in globals() if not k.startswith("__")))
+    """)
+
+
 def test_exit_status(tmp_path):
     same_as_plain(tmp_path, "import sys\nsys.exit(3)\n")
     same_as_plain(tmp_path, "import sys\nsys.exit('bye')\n")

@@ -29,13 +29,10 @@ from racedet.access_py import METHOD_KINDS
 from racedet.env import PYBEHAVIOR
 from racedet.instrument.scopes import Scopes, is_scope, module_imports, module_variables
 
-HOOKS = (
-    "rd_attr", "wr_attr", "rmw_attr", "rd_global", "wr_global", "rmw_global",
-    "cellof", "rd_cell", "wr_cell", "rmw_cell", "rd_item", "wr_item", "rmw_item",
-    "rd_index", "wr_index", "rd_whole", "mut_whole", "call_method",
-)
 PREFIX = "@racedet_"
-GLOBALS_NAME = PREFIX + "g"
+#: Module globals are keyed by the module's name: ``__name__`` is in every
+#: module's namespace already, so nothing new appears in ``globals()``.
+GLOBALS_NAME = "__name__"
 
 #: Builtins whose positional arguments they read in full.
 _WHOLE_READERS = {
@@ -60,7 +57,7 @@ def _pure(node: ast.AST) -> bool:
 
 
 class _Scope:
-    __slots__ = ("node", "kind", "table", "cells", "qualname", "func", "used_cells", "in_comp", "parent")
+    __slots__ = ("node", "kind", "table", "cells", "qualname", "func", "in_comp", "parent")
 
     def __init__(self, node, kind, table, cells, qualname, func, parent, in_comp=False):
         self.node = node
@@ -69,7 +66,6 @@ class _Scope:
         self.cells = cells or set()
         self.qualname = qualname
         self.func = func            # the name a traceback shows for this frame
-        self.used_cells: dict = {}  # name -> description, for the entry statements
         self.in_comp = in_comp
         self.parent = parent
 
@@ -86,7 +82,6 @@ class Instrumenter(ast.NodeTransformer):
         self.scope = _Scope(tree, "module", self.scopes.table(tree), set(), "", "<module>", None)
         self.pre: List[ast.stmt] = []
         self.post: List[ast.stmt] = []
-        self.used = False
 
     # -- helpers ---------------------------------------------------------
 
@@ -106,7 +101,6 @@ class Instrumenter(ast.NodeTransformer):
         return ast.Constant((self.filename, node.lineno, s.func, s.qualname or s.func))
 
     def _hook(self, name: str, args: list, like: ast.AST) -> ast.Call:
-        self.used = True
         call = ast.Call(ast.Name(PREFIX + name, ast.Load()), args, [])
         return _locate(call, like)
 
@@ -163,9 +157,15 @@ class Instrumenter(ast.NodeTransformer):
             s = s.parent
         return f"cell '{name}'"
 
-    def _cell_var(self, name: str) -> ast.Name:
-        self.scope.used_cells[name] = True
-        return ast.Name(PREFIX + "c_" + name, ast.Load())
+    def _cell_var(self, name: str) -> ast.AST:
+        """``(lambda: name).__closure__[0]``: the very cell ``name`` lives in.
+
+        Made at each access rather than kept in a local, so ``locals()``,
+        debuggers and tracebacks with locals see only the program's names.
+        (Only used where CPython's symbol table says ``name`` is a cell.)
+        """
+        fn = ast.Lambda(_no_args(), ast.Name(name, ast.Load()))
+        return ast.Subscript(ast.Attribute(fn, "__closure__", ast.Load()), ast.Constant(0), ast.Load())
 
     def _name_event(self, name: ast.Name, hook: str) -> Optional[ast.stmt]:
         """A statement recording a global/cell write (or read-modify-write) of ``name``."""
@@ -203,7 +203,6 @@ class Instrumenter(ast.NodeTransformer):
         if kind == "comprehension" and not is_scope(node):
             # Inlined comprehension (3.12+): it runs in the enclosing frame.
             s = _Scope(node, parent.kind, table, parent.cells, parent.qualname, parent.func, parent, True)
-            s.used_cells = parent.used_cells
             self.scope = s
             return s
         if parent.kind == "module":
@@ -226,14 +225,6 @@ class Instrumenter(ast.NodeTransformer):
         s = self._enter(node, "function")
         node.body = self._stmts(node.body)
         self._leave(s)
-        if s.used_cells:
-            node.body = _insert_after_docstring(node.body, [
-                _locate(ast.Assign(
-                    [ast.Name(PREFIX + "c_" + n, ast.Store())],
-                    self._hook("cellof", [ast.Lambda(_no_args(), ast.Name(n, ast.Load()))], node.body[0]),
-                ), node.body[0])
-                for n in sorted(s.used_cells)
-            ])
         return node
 
     visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
@@ -382,6 +373,13 @@ class Instrumenter(ast.NodeTransformer):
 
     visit_AsyncWith = visit_With
 
+    def visit_match_case(self, node: Any) -> ast.AST:
+        # Patterns are not expressions: ``case Color.RED:`` must stay an attribute lookup.
+        if node.guard is not None:
+            node.guard = self.visit(node.guard)
+        node.body = self._stmts(node.body)
+        return node
+
     # -- expressions -----------------------------------------------------
 
     def visit_Name(self, node: ast.Name) -> ast.AST:
@@ -518,31 +516,12 @@ def _is_docstring(st: ast.stmt) -> bool:
     return isinstance(st, ast.Expr) and isinstance(st.value, ast.Constant) and isinstance(st.value.value, str)
 
 
-def _insert_after_docstring(body: List[ast.stmt], new: List[ast.stmt]) -> List[ast.stmt]:
-    i = 1 if body and _is_docstring(body[0]) else 0
-    return body[:i] + new + body[i:]
-
-
 def instrument(tree: ast.Module, source: str, filename: str, toplevel: bool = False) -> ast.Module:
-    """Rewrite ``tree`` in place and return it, with the hooks imported at its top."""
-    r = Instrumenter(tree, source, filename, toplevel)
-    r.visit(tree)
-    if not r.used:
-        return tree
-    body = tree.body
-    i = 1 if body and _is_docstring(body[0]) else 0
-    while i < len(body) and isinstance(body[i], ast.ImportFrom) and body[i].module == "__future__":
-        i += 1
-    anchor = body[i] if i < len(body) else (body[-1] if body else None)
-    line = anchor.lineno if anchor is not None else 1
-    imp = ast.ImportFrom("racedet.hooks", [ast.alias(h, PREFIX + h) for h in HOOKS], 0)
-    glb = ast.Assign([ast.Name(GLOBALS_NAME, ast.Store())], ast.Call(ast.Name("globals", ast.Load()), [], []))
-    for n in (imp, glb):
-        for sub in ast.walk(n):
-            if "lineno" in sub._attributes:
-                sub.lineno = line
-                sub.col_offset = 0
-                sub.end_lineno = line
-                sub.end_col_offset = 0
-    tree.body = body[:i] + [imp, glb] + body[i:]
+    """Rewrite ``tree`` in place and return it.
+
+    The hooks are found as builtins (``@racedet_rd_attr``, ...: see
+    :func:`racedet.hooks.install`), so the module's namespace, its first
+    lines and its docstring are exactly the original's.
+    """
+    Instrumenter(tree, source, filename, toplevel).visit(tree)
     return tree
