@@ -360,7 +360,8 @@ class RaceSession:
         from racedet.session import Session
 
         try:
-            s = Session(self.settings, stream=sys.__stderr__)
+            # halt_on_error would os._exit mid-run; here it stops the session after the test instead.
+            s = Session(dataclasses.replace(self.settings, halt_on_error=False), stream=sys.__stderr__)
         except RacedetError as exc:
             raise pytest.UsageError(f"racedet: {exc}") from None
         s.echo = False
@@ -629,7 +630,7 @@ class RaceSession:
         else:
             target.longrepr = f"{target.longrepr}\n\n{text}"
         if self.settings.halt_on_error:
-            item.session.shouldstop = f"racedet: halt_on_error after {st.nodeid}"
+            item.session.shouldfail = f"racedet: halt_on_error after {st.nodeid}"
 
     # -- wider-scoped fixtures run outside of any test -------------------
 

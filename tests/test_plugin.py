@@ -542,6 +542,21 @@ def test_bad_ini_value_names_the_file(pt: pytest.Pytester) -> None:
     res.stderr.fnmatch_lines(["*Invalid race value 'often' from race in tox.ini*"])
 
 
+def test_racedet_configuration_applies(pt: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pt.makepyfile(test_counter=RACY, test_z="def test_z():\n    pass\n")
+    pt.makefile(".txt", sup="race:test_racy\n")
+    pt.makepyprojecttoml('[tool.racedet]\nsuppressions = "sup.txt"\n')
+    res = run(pt, "--race")
+    res.assert_outcomes(passed=3)
+    res.stdout.fnmatch_lines(["*= racedet: no races, leaks or deadlocks in 3 tests (1 suppressed) =*"])
+    (pt.path / "pyproject.toml").unlink()
+    monkeypatch.setenv("RACEDET_OPTIONS", "halt_on_error=1")   # stop after the test, not os._exit
+    res = run(pt, "--race")
+    res.assert_outcomes(failed=1)     # test_locked and test_z never ran
+    assert res.ret == 1
+    res.stdout.fnmatch_lines(["*racedet: halt_on_error after test_counter.py::test_racy*"])
+
+
 def test_without_race_nothing_is_loaded_or_patched(pt: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)
     pt.makepyfile(test_plain="""
