@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
 WORKLOADS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "workloads")
@@ -26,7 +26,7 @@ class Entry:
     group: str = ""
     args: Tuple[str, ...] = ()
     sized: bool = True  # hello-world takes no size
-    tags: Tuple[str, ...] = field(default=())
+    tags: Tuple[str, ...] = ()  # scaling dimension: 'threads' or 'locations'
 
     @property
     def path(self) -> str:

@@ -17,7 +17,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 #: Named sizes every workload understands: ``full`` for the suite, ``quick``
 #: for the smoke run, ``tiny`` for the test suite (seconds, not minutes).
@@ -52,7 +52,7 @@ def resolve_size(value: Optional[str], sizes: Dict[str, int]) -> int:
 
 
 def parse(description: str, sizes: Dict[str, int], argv: Optional[Sequence[str]] = None,
-          extra: Any = None) -> argparse.Namespace:
+          extra: Optional[Callable[[argparse.ArgumentParser], None]] = None) -> argparse.Namespace:
     """Parse the command line; ``extra(parser)`` may add workload-specific options.
 
     The returned namespace has ``size`` already resolved to an integer.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Callable
 
 import _workload
 
@@ -69,7 +70,7 @@ class LRUCache:
         self.head.next.prev = node
         self.head.next = node
 
-    def get(self, key: int, load) -> object:
+    def get(self, key: int, load: Callable[[int], object]) -> object:
         with self.lock:
             node = self.map.get(key)
             if node is not None:
@@ -89,6 +90,8 @@ class LRUCache:
 
 
 class Bank:
+    """The accounts, the hot-account cache and global counters (under ``stats_lock``)."""
+
     def __init__(self, n: int) -> None:
         self.accounts = [Account(i) for i in range(n)]
         self.cache = LRUCache(CACHE_SIZE)

@@ -11,6 +11,7 @@ accesses keeps the cost per operation flat across both.
 
 from __future__ import annotations
 
+import argparse
 import threading
 import time
 
@@ -41,7 +42,7 @@ def work(tid: int, n: int, cells: list, locks: list, start: threading.Barrier) -
             cell.last = tid
 
 
-def extra_options(p) -> None:
+def extra_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=4)
     p.add_argument("--locations", type=lambda s: int(float(s)), default=1000,
                    help="distinct shared cells (1e5 accepted)")
