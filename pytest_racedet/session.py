@@ -881,15 +881,17 @@ def _outside_note(kind: str, finding: Any, owner: Optional[str]) -> str:
 
 
 def _break_deadlock(main_ts: Any, abort: Optional[BaseException], test: Optional[str] = None,
-                    everyone: bool = False) -> None:
+                    everyone: bool = False) -> int:
     """Interrupt the threads of a deadlock: the main thread raises ``abort``, others end quietly.
 
     Only the main thread and the threads started by ``test`` are touched
     (``everyone``: all of them, at exit); a session fixture's server thread is
     blocked too, but the next tests still need it.  With ``abort`` None the
     main thread is left alone (at exit it waits in ``threading._shutdown``).
+    Returns how many other threads were told to end.
     """
     alive = set(sys._current_frames())
+    ended = 0
     for ts in list(engine.threads_by_tid.values()):
         if ts.finished or ts.ident not in alive or ts.ident in blocking.internal_idents:
             continue
@@ -902,13 +904,15 @@ def _break_deadlock(main_ts: Any, abort: Optional[BaseException], test: Optional
                 blocking.interrupt(ts, abort)
         else:
             blocking.interrupt(ts, thread_abort())
+            ended += 1
+    return ended
 
 
 def _exit_deadlock(main_ts: Any, dl: Deadlock) -> None:
     """After the run: leaked threads all blocked for good while Python waits for them at exit."""
+    ended = _break_deadlock(main_ts, None, everyone=True)
     try:
-        sys.__stderr__.write(f"racedet: unblocking {len(dl.threads) - 1} leaked thread(s) blocked for good "
-                             "at exit (reported as leaks)\n")
+        sys.__stderr__.write(f"racedet: ended {ended} leaked thread(s) blocked for good at exit "
+                             "(reported as leaks), so that pytest can exit\n")
     except (OSError, ValueError, AttributeError):  # pragma: no cover
         pass
-    _break_deadlock(main_ts, None, everyone=True)

@@ -379,6 +379,19 @@ def test_leaking_test_fails_and_fixed_version_passes(pt: pytest.Pytester) -> Non
         "test_leaks.py::test_leaks_a_goroutine", "test_leaks.py::test_leaks_a_thread"]
 
 
+def test_leaked_non_daemon_thread_does_not_hang_the_exit(pt: pytest.Pytester) -> None:
+    pt.makepyfile(test_stuck="""
+        import threading
+
+        def test_stuck():
+            threading.Thread(target=threading.Event().wait, name="stuck").start()
+    """)
+    res = run(pt, "--race")      # plain pytest would wait for "stuck" forever
+    res.assert_outcomes(failed=1)
+    res.stderr.fnmatch_lines(["racedet: ended 1 leaked thread(s) blocked for good at exit*"])
+    assert "Traceback" not in res.stderr.str()
+
+
 def test_leak_opt_outs_cli_and_ini(pt: pytest.Pytester) -> None:
     pt.makepyfile(test_leaks=LEAKS)
     run(pt, "--race", "--race-no-leaks").assert_outcomes(passed=6)
