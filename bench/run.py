@@ -167,6 +167,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     meta = {
         "date": machine.now(), "machine": machine.machine(), "python": python,
         "racedet_revision": machine.git_revision(REPO_ROOT), "core": args.core,
+        "core_in_use": None if args.plain_only else machine.racedet_core(args.python, envs["racedet"]),
         "size": args.size, "repeat": args.repeat, "plain_only": args.plain_only,
         "argv": sys.argv[1:] if argv is None else list(argv),
     }

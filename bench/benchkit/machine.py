@@ -61,3 +61,14 @@ def git_revision(root: str) -> Optional[str]:
 
 def now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def racedet_core(exe: str, env: Dict[str, str]) -> Optional[str]:
+    """Which access core ``python -m racedet`` will use with ``env`` ("c" or "py"), and why."""
+    probe = "import racedet.core as c; print(c.name + ': ' + c.reason)"
+    try:
+        out = subprocess.run([exe, "-c", probe], capture_output=True, text=True, env=env,
+                             timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None

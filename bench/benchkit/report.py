@@ -66,7 +66,7 @@ def print_report(meta: Dict[str, Any], results: Sequence[EntryResult], out: Text
                  plain_only: bool = False) -> None:
     py, m = meta["python"], meta["machine"]
     print(f"racedet benchmark  {meta['date']}  racedet {meta.get('racedet_revision') or '?'}"
-          f"  core={meta.get('core') or 'default'}", file=out)
+          f"  core={meta.get('core_in_use') or meta.get('core') or 'default'}", file=out)
     print(f"python {py['version']} ({py['implementation']}, {py['executable']});"
           f" {m['uname']}", file=out)
     print(f"{m['cpus']} CPUs ({m.get('cpu_model') or '?'}), memory {m.get('memory') or '?'};"
@@ -163,7 +163,7 @@ def markdown(meta: Dict[str, Any], results: Sequence[EntryResult]) -> str:
     py, m = meta["python"], meta["machine"]
     lines = [
         f"### {meta['date'][:10]}: Python {py['version']}, racedet {meta.get('racedet_revision') or '?'},"
-        f" core {meta.get('core') or 'default'}",
+        f" core {meta.get('core_in_use') or meta.get('core') or 'default'}",
         "",
         f"- machine: `{m['uname']}`; {m['cpus']} CPUs ({m.get('cpu_model') or '?'}),"
         f" memory {m.get('memory') or '?'}",
