@@ -122,7 +122,7 @@ def _ini_bool(config: pytest.Config, name: str) -> Optional[bool]:
     where = _ini_where(config, name)
     try:
         value = config.getini(name)
-    except ValueError:
+    except (ValueError, pytest.UsageError):   # pytest < 9.2 raises ValueError, later UsageError
         raise pytest.UsageError(f"Invalid {name} value {raw!r} from {where}") from None
     return parse_bool(value, where, name)
 
