@@ -11,6 +11,7 @@ can ever wake them, which is Go's "all goroutines are asleep".
 from __future__ import annotations
 
 import _thread
+import itertools
 import sys
 from typing import Callable, Dict, List, Optional
 
@@ -29,6 +30,25 @@ POLL = 0.1
 SLICE = 0.05        # wake-up period of interruptible waits
 
 
+# A global sequence orders "a thread started waiting" and "a thread may have
+# been woken" events.  A wake-up can only concern threads that were already
+# waiting, so when every thread started its current wait *after* the last
+# wake-up, none of them has a wake-up on its way: only then can all-blocked
+# be a deadlock (or, at exit, a leak that will not finish on its own).  A
+# thread woken but not yet scheduled still looks blocked; this keeps it from
+# being taken for dead, however long the scheduler makes it wait.
+# A thread's own wake-ups (a Condition releasing its lock as it starts to
+# wait) cannot wake itself, so the last wake-up is kept per waking thread.
+_events = itertools.count(1)
+_wakes: Dict[int, int] = {}     # tid of the waker (0: racedet's timers) -> last wake-up
+
+
+def wake() -> None:
+    """Something that may unblock a waiting thread happened (a release, a put, a close, ...)."""
+    ts = engine._tls.ts
+    _wakes[ts.tid if ts is not None else 0] = next(_events)
+
+
 class DeadlockAbort(BaseException):
     """Raised in a test's thread blocked in a deadlock, so the test fails instead of hanging."""
 
@@ -41,10 +61,12 @@ def wait_for(what: str, waitfn: Callable[[Optional[float]], bool], timeout: Opti
     for spurious wake-ups: a wait may return False early when the thread was
     asked to check for an abort.
     """
+    if not engine.TRACKING:
+        return waitfn(timeout)
     ts = engine.current()
     prev = ts.blocked
     ts.blocked = (what, timeout is None)
-    ts.block_seq += 1
+    ts.block_seq = next(_events)
     try:
         if timeout is None:
             _ensure_watchdog()
@@ -58,30 +80,34 @@ def wait_for(what: str, waitfn: Callable[[Optional[float]], bool], timeout: Opti
         return waitfn(timeout)
     finally:
         ts.blocked = prev
-        ts.block_seq += 1
+        ts.block_seq = next(_events)
 
 
 class blocked:
     """Context manager form, for waits that cannot go through :func:`wait_for`."""
 
-    __slots__ = ("what", "indefinite", "ts", "prev")
+    __slots__ = ("what", "indefinite", "ts", "prev", "on")
 
     def __init__(self, what: str, indefinite: bool = True) -> None:
         self.what = what
         self.indefinite = indefinite
 
     def __enter__(self) -> "blocked":
+        self.on = engine.TRACKING
+        if not self.on:
+            return self
         ts = self.ts = engine.current()
         self.prev = ts.blocked
         ts.blocked = (self.what, self.indefinite)
-        ts.block_seq += 1
+        ts.block_seq = next(_events)
         if self.indefinite:
             _ensure_watchdog()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.ts.blocked = self.prev
-        self.ts.block_seq += 1
+        if self.on:
+            self.ts.blocked = self.prev
+            self.ts.block_seq = next(_events)
 
 
 # --------------------------------------------------------------------------
@@ -175,6 +201,7 @@ def start_timer(seconds: float, fn: Callable[[], None]) -> Callable[[], None]:
             if not cancelled.acquire(True, max(0.0, seconds)):
                 try:
                     fn()
+                    wake()
                 except Exception:  # pragma: no cover - timer callbacks are racedet's own
                     pass
         finally:
@@ -194,18 +221,28 @@ def start_timer(seconds: float, fn: Callable[[], None]) -> Callable[[], None]:
     return cancel
 
 
+def all_blocked_for_good(states: Dict[int, "engine.ThreadState"], idents: object) -> bool:
+    """Are all these threads in indefinite waits that no wake-up can still end?"""
+    wakes = list(_wakes.items())
+    for ident in idents:  # type: ignore[attr-defined]
+        ts = states.get(ident)
+        if ts is None or ts.blocked is None or not ts.blocked[1]:
+            return False
+        since, me = ts.block_seq, ts.tid
+        for waker, seq in wakes:
+            if seq > since and waker != me:
+                return False
+    return not pending_timers
+
+
 def snapshot_blocked() -> Optional[tuple]:
     """If every thread is blocked indefinitely, a fingerprint of that state; else None."""
     current = sys._current_frames()
     states = _states_by_ident()
-    sig = []
-    for ident in current:
-        if ident in internal_idents:
-            continue
-        ts = states.get(ident)
-        if ts is None or ts.blocked is None or not ts.blocked[1]:
-            return None
-        sig.append((ident, ts.block_seq))
+    idents = [i for i in current if i not in internal_idents]
+    if not all_blocked_for_good(states, idents):
+        return None
+    sig = [(ident, states[ident].block_seq) for ident in idents]
     if not sig:
         return None
     return tuple(sorted(sig))

@@ -232,6 +232,9 @@ def thread_end(ts: ThreadState) -> None:
         ts.final_vc = dict(ts.vc)
         ts.tick()
     ts.finished = True
+    from racedet import blocking
+
+    blocking.wake()  # its joiners may go on
 
 
 def join(child: Optional[ThreadState]) -> None:

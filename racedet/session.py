@@ -212,11 +212,7 @@ def _alive_idents(skip: set) -> List[int]:
 
 def _all_blocked_for_good(idents: List[int]) -> bool:
     states = {ts.ident: ts for ts in list(engine.threads_by_tid.values()) if not ts.finished}
-    for i in idents:
-        ts = states.get(i)
-        if ts is None or ts.blocked is None or not ts.blocked[1]:
-            return False
-    return not blocking.pending_timers
+    return blocking.all_blocked_for_good(states, idents)
 
 
 def _add(f: Findings, finding: Any) -> None:

@@ -73,9 +73,10 @@ def run_racedet(tmp_path: Path, source: Optional[str] = None, *args: str, script
     return Result(p.returncode, p.stdout, p.stderr, report)
 
 
-def run_plain(script: Path, *args: str, timeout: float = 60, cwd: Optional[Path] = None) -> Result:
+def run_plain(script: Path, *args: str, timeout: float = 60, cwd: Optional[Path] = None,
+              extra_env: Optional[Dict[str, str]] = None) -> Result:
     p = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
-                       timeout=timeout, env=env(), cwd=str(cwd or script.parent))
+                       timeout=timeout, env=env(extra_env), cwd=str(cwd or script.parent))
     return Result(p.returncode, p.stdout, p.stderr)
 
 

@@ -133,7 +133,10 @@ class ModelLock:
         if engine.TRACKING:
             lockorder.released(self._uid)
             engine.release(self._sv)
-        self._lock.release()
+            self._lock.release()
+            blocking.wake()
+        else:
+            self._lock.release()
 
     def __exit__(self, *exc: object) -> None:
         self.release()
@@ -219,6 +222,9 @@ class ModelRLock:
             if engine.TRACKING:
                 lockorder.released(self._uid)
                 engine.release(self._sv)
+                self._lock.release()
+                blocking.wake()
+                return
         self._lock.release()
 
     def __exit__(self, *exc: object) -> None:
@@ -237,7 +243,9 @@ class ModelRLock:
         if engine.TRACKING:
             lockorder.released(self._uid)
             engine.release(self._sv)
-        return (self._lock._release_save(), count)
+        state = (self._lock._release_save(), count)
+        blocking.wake()
+        return state
 
     def _acquire_restore(self, state: tuple) -> None:
         raw_state, count = state
@@ -293,6 +301,14 @@ class ModelCondition(_orig["Condition"]):  # type: ignore[misc, valid-type]
     def wait(self, timeout: Optional[float] = None) -> bool:
         return blocking.wait_for("Condition.wait", super().wait, timeout)
 
+    def notify(self, n: int = 1) -> None:
+        super().notify(n)
+        blocking.wake()
+
+    def notify_all(self) -> None:
+        super().notify_all()
+        blocking.wake()
+
 
 class ModelSemaphore(_orig["Semaphore"]):  # type: ignore[misc, valid-type]
     """``threading.Semaphore``: release -> the acquire it lets through."""
@@ -319,6 +335,7 @@ class ModelSemaphore(_orig["Semaphore"]):  # type: ignore[misc, valid-type]
         if engine.TRACKING:
             engine.release_merge(self._rd_sv)
         super().release(n)
+        blocking.wake()
 
 
 def _blocking_acquire(what: str, sup: Any, timeout: Optional[float]) -> bool:
@@ -354,6 +371,7 @@ class ModelEvent(_orig["Event"]):  # type: ignore[misc, valid-type]
         if engine.TRACKING:
             engine.release_merge(self._rd_sv)
         super().set()
+        blocking.wake()
 
     def is_set(self) -> bool:
         r = super().is_set()
@@ -395,6 +413,7 @@ class ModelBarrier(_orig["Barrier"]):  # type: ignore[misc, valid-type]
                 if self._rd_arrived >= self._parties:
                     self._rd_gen += 1
                     self._rd_arrived = 0
+        blocking.wake()
         try:
             with blocking.blocked("Barrier.wait", timeout is None and self._timeout is None):
                 idx = super().wait(timeout)

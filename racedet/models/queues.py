@@ -59,9 +59,11 @@ class _ItemEdges:
                 clocks = self._rd_clocks = {}
             _record(clocks, item)
         super()._put(item)  # type: ignore[misc]
+        blocking.wake()
 
     def _get(self) -> Any:
         item = super()._get()  # type: ignore[misc]
+        blocking.wake()
         if engine.TRACKING:
             clocks = getattr(self, "_rd_clocks", None)
             if clocks:
@@ -109,6 +111,7 @@ class _ItemEdges:
         if engine.TRACKING:
             engine.release_merge(_done_sv(self))
         super().task_done()  # type: ignore[misc]
+        blocking.wake()
 
     def join(self) -> None:
         sup = super().join  # type: ignore[misc]
@@ -146,6 +149,7 @@ class SimpleQueue(_orig["SimpleQueue"]):  # type: ignore[misc, valid-type]
             with lock:
                 _record(clocks, item)
         super().put(item, block, timeout)
+        blocking.wake()
 
     put_nowait = put  # type: ignore[assignment]
 

@@ -94,9 +94,11 @@ class _Sleeper:
                 wake.acquire()
                 if self.relay is not None:
                     self.relay.wake.release()
+                    blocking.wake()
             raise
         if self.relay is not None:
             self.relay.wake.release()
+            blocking.wake()
         if self.vc_in is not None:
             engine.acquire_clock(self.vc_in)
 
@@ -117,6 +119,7 @@ def _wake(sl: _Sleeper) -> int:
     """
     wake = sl.wake
     wake.release()
+    blocking.wake()
     recent = _recent
     crowd = len(recent) == _CROWD and not recent[0].locked()
     recent.append(wake)
@@ -134,6 +137,7 @@ def wake_all(sleepers: List[_Sleeper]) -> None:
         for a, b in zip(sleepers, sleepers[1:], strict=False):
             a.relay = b
         sleepers[0].wake.release()
+        blocking.wake()
 
 
 def _compact(q: Deque[TEntry]) -> int:
