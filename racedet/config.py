@@ -152,8 +152,27 @@ def _to_globs(v: object) -> List[str]:
             raise ValueError(v)
         item = item.strip()
         if item:
+            _check_glob(item)
             out.append(item)
     return out
+
+
+class _BadGlob(ValueError):
+    """One glob of a list is bad: the error names it, not the whole list."""
+
+
+def _check_glob(g: str) -> None:
+    """Reject a glob that cannot mean what its author wanted (NUL, an unclosed ``[``)."""
+    if "\0" in g:
+        raise _BadGlob(g)
+    i = 0
+    while i < len(g):
+        if g[i] == "[":
+            j = g.find("]", i + 2 if g[i + 1:i + 2] in ("!", "]") else i + 1)
+            if j < 0:
+                raise _BadGlob(g)
+            i = j
+        i += 1
 
 
 def _to_annotations(v: object) -> Optional[str]:
@@ -205,6 +224,8 @@ def _apply(settings: Settings, raw: Mapping[str, object], where: str,
             raise ConfigError(f"unknown option {key!r} {_IN[where]} {where}")
         try:
             parsed = parser(value)
+        except _BadGlob as exc:
+            raise ConfigError(f"invalid {key} {exc.args[0]!r} from {where}") from None
         except ValueError:
             raise ConfigError(f"invalid {key} {value!r} from {where}") from None
         if invert:

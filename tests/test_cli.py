@@ -227,6 +227,8 @@ def test_clean_program_prints_nothing(tmp_path):
     (["--exitcode", "x", "prog.py"], "racedet: invalid exitcode 'x' from the command line"),
     ([], "racedet: no program given"),
     (["--json"], "racedet: option --json needs a value"),
+    (["--include", "src/[ab.py", "prog.py"], "racedet: invalid include 'src/[ab.py' from the command line"),
+    (["--history-size", "99", "prog.py"], "racedet: invalid history_size '99' from the command line"),
 ])
 def test_bad_command_line(tmp_path, argv, message):
     write(tmp_path, "print('ran')\n")
