@@ -74,6 +74,7 @@ static PyObject *IGNORED, *CONTENTS, *CELL, *REF;
 static PyObject *on_death;             /* engine._on_death */
 static PyObject *Ref_type;             /* engine._Ref */
 static PyObject *type_kind;            /* engine._type_kind */
+static PyObject *classify_fn;          /* engine._classify */
 static PyObject *hidden_codes;         /* frames._hidden_codes */
 static PyObject *code_hidden_fn;       /* frames.code_hidden */
 static PyObject *method_kinds;         /* access_py.METHOD_KINDS */
@@ -224,6 +225,13 @@ ne(PyObject *a, PyObject *b)
 {
     if (a == b)
         return 0;
+    if (PyLong_CheckExact(a) && PyLong_CheckExact(b)) {
+        int oa, ob;   /* no error is possible for exact ints */
+        long long x = PyLong_AsLongLongAndOverflow(a, &oa);
+        long long y = PyLong_AsLongLongAndOverflow(b, &ob);
+        if (!oa && !ob)
+            return x != y;
+    }
     int eq = PyObject_RichCompareBool(a, b, Py_EQ);
     return eq < 0 ? -1 : !eq;
 }
@@ -600,32 +608,74 @@ record_empty(PyObject *site, PyObject *test)
     return r;
 }
 
-/* engine.hist(site, ts), called from a hook: the hook's caller is the top frame.
- * A new reference. */
-static PyObject *
-hist(PyObject *site, PyObject *ts)
+/* engine.history_size and engine.current_test, read again only when the
+ * engine's globals changed (the dict's version before 3.12, a dict watcher
+ * from 3.12 on). */
+static PyObject *g_test;              /* current_test (strong) */
+static int g_on;                      /* bool(history_size) */
+static Py_ssize_t g_limit;            /* history_size */
+#if PY_VERSION_HEX >= 0x030C0000
+static int g_dirty = 1;
+
+static int
+engine_dict_changed(PyDict_WatchEvent event, PyObject *dict, PyObject *key, PyObject *new_value)
 {
+    g_dirty = 1;
+    return 0;
+}
+#define G_STALE() (g_dirty)
+#define G_FRESH() (g_dirty = 0)
+#else
+static uint64_t g_version;
+static int g_valid;
+#define G_STALE() (!g_valid || ((PyDictObject *)engine_dict)->ma_version_tag != g_version)
+#define G_FRESH() (g_valid = 1, g_version = ((PyDictObject *)engine_dict)->ma_version_tag)
+#endif
+
+static int
+load_globals(void)
+{
+    if (!G_STALE())
+        return 0;
     PyObject *hs = PyDict_GetItemWithError(engine_dict, s_history_size);
     PyObject *test = hs ? PyDict_GetItemWithError(engine_dict, s_current_test) : NULL;
     if (test == NULL) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_AttributeError, "racedet.engine lost history_size or current_test");
-        return NULL;
+        return -1;
     }
-    PyObject *res = NULL;
-    PyFrameObject *f = NULL, *back = NULL;
-    PyCodeObject *bco = NULL;
     Py_INCREF(hs);
     Py_INCREF(test);
     int on = PyObject_IsTrue(hs);
-    if (on <= 0) {       /* if not history_size: return (site, None, current_test) */
-        if (on == 0)
-            res = PyTuple_Pack(3, site, Py_None, test);
+    Py_ssize_t limit = on > 0 ? PyNumber_AsSsize_t(hs, PyExc_OverflowError) : 0;
+    Py_DECREF(hs);
+    if (on < 0 || (limit == -1 && PyErr_Occurred())) {
+        Py_DECREF(test);
+        return -1;
+    }
+    Py_XSETREF(g_test, test);
+    g_on = on;
+    g_limit = limit;
+    G_FRESH();
+    return 0;
+}
+
+/* engine.hist(site, ts), called from a hook: the hook's caller is the top frame.
+ * A new reference. */
+static PyObject *
+hist(PyObject *site, PyObject *ts)
+{
+    if (load_globals() < 0)
+        return NULL;
+    PyObject *res = NULL, *test = g_test;
+    PyFrameObject *f = NULL, *back = NULL;
+    PyCodeObject *bco = NULL;
+    Py_ssize_t limit = g_limit;
+    Py_INCREF(test);
+    if (!g_on) {       /* if not history_size: return (site, None, current_test) */
+        res = PyTuple_Pack(3, site, Py_None, test);
         goto done;
     }
-    Py_ssize_t limit = PyNumber_AsSsize_t(hs, PyExc_OverflowError);
-    if (limit == -1 && PyErr_Occurred())
-        goto done;
     /* f = _user_frame(sys._getframe(1)) */
     f = PyEval_GetFrame();
     Py_XINCREF(f);
@@ -689,7 +739,6 @@ done:
     Py_XDECREF(bco);
     Py_XDECREF(f);
     Py_XDECREF(back);
-    Py_DECREF(hs);
     Py_DECREF(test);
     return res;
 }
@@ -697,19 +746,23 @@ done:
 /* ------------------------------------------------------------------------ */
 /* Shadow memory */
 
-/* engine.new_shadow(obj), its weakly referenceable case here:
+/* engine.new_shadow(obj), its weakly referenceable case here (the key in
+ * ``shadow`` is then the very int id_key gives, so lookups compare by identity):
  * r = _Ref(obj, _on_death); r.oid = id(obj); sh = {REF: r}; shadow[id(obj)] = sh. */
 static PyObject *
 make_shadow(PyObject *obj, PyObject *oid)
 {
+    /* kind = _type_kind.get(t); if kind is None: kind = _classify(t) */
     PyTypeObject *t = Py_TYPE(obj);
     PyObject *kind = PyDict_GetItemWithError(type_kind, (PyObject *)t);
-    if (kind == NULL || !PyLong_CheckExact(kind) || PyLong_AsLong(kind) != kind_weak
-            || !PyType_SUPPORTS_WEAKREFS(t)) {
-        if (PyErr_Occurred())
-            return NULL;
-        return PyObject_CallOneArg(new_shadow_fn, obj);
-    }
+    if (kind != NULL)
+        Py_INCREF(kind);
+    else if (PyErr_Occurred() || (kind = PyObject_CallOneArg(classify_fn, (PyObject *)t)) == NULL)
+        return NULL;
+    int weak = PyLong_CheckExact(kind) && PyLong_AsLong(kind) == kind_weak;
+    Py_DECREF(kind);
+    if (!weak || !PyType_SUPPORTS_WEAKREFS(t))
+        return PyObject_CallOneArg(new_shadow_fn, obj);   /* the other kinds, in Python */
     PyObject *r = PyObject_CallFunctionObjArgs(Ref_type, obj, on_death, NULL);
     if (r == NULL) {
         if (!PyErr_ExceptionMatches(PyExc_TypeError))
@@ -820,21 +873,28 @@ unordered_t(PyObject *vc, PyObject *t, PyObject *e, PyObject *tid)
 static int
 unordered(PyObject *vc, PyObject *e, PyObject *tid)
 {
-    int o;
-    long long ev = PyLong_AsLongLongAndOverflow(e, &o);
+    int o1, o2;
+    long long ev = PyLong_AsLongLongAndOverflow(e, &o1);
     if (ev == -1 && PyErr_Occurred())
         return -1;
-    PyObject *t;
-    if (!o)
-        t = PyLong_FromLongLong(ev & TID_MASK);
-    else {
-        PyObject *mask = PyLong_FromLongLong(TID_MASK);
-        t = mask ? PyNumber_And(e, mask) : NULL;
-        Py_XDECREF(mask);
+    long long tidv = PyLong_AsLongLongAndOverflow(tid, &o2);
+    if (tidv == -1 && PyErr_Occurred())
+        return -1;
+    if (!o1 && !o2) {
+        /* & and >> on a negative long long give Python's results too */
+        long long t = ev & TID_MASK, c;
+        if (t == tidv)
+            return 0;
+        if (vc_get(vc, t, &c) < 0)
+            return -1;
+        return (ev >> TID_BITS) > c;
     }
+    PyObject *mask = PyLong_FromLongLong(TID_MASK);
+    PyObject *t = mask ? PyNumber_And(e, mask) : NULL;
+    Py_XDECREF(mask);
     if (t == NULL)
         return -1;
-    int r = unordered_t(vc, t, e, tid);
+    int r = unordered_py(vc, t, e, tid);
     Py_DECREF(t);
     return r;
 }
@@ -1764,6 +1824,13 @@ PyInit__access(void)
         goto error;
     engine_dict = PyModule_GetDict(engine);
     Py_INCREF(engine_dict);
+#if PY_VERSION_HEX >= 0x030C0000
+    {
+        int wid = PyDict_AddWatcher(engine_dict_changed);
+        if (wid < 0 || PyDict_Watch(wid, engine_dict) < 0)
+            goto error;
+    }
+#endif
 
     if ((shadow = get(engine, "shadow")) == NULL || (new_shadow_fn = get(engine, "new_shadow")) == NULL
             || (report_fn = get(engine, "report")) == NULL
@@ -1771,7 +1838,8 @@ PyInit__access(void)
             || (tls = get(engine, "_tls")) == NULL || (IGNORED = get(engine, "IGNORED")) == NULL
             || (CONTENTS = get(engine, "CONTENTS")) == NULL || (CELL = get(engine, "CELL")) == NULL
             || (REF = get(engine, "REF")) == NULL || (on_death = get(engine, "_on_death")) == NULL
-            || (Ref_type = get(engine, "_Ref")) == NULL || (type_kind = get(engine, "_type_kind")) == NULL
+            || (Ref_type = get(engine, "_Ref")) == NULL
+            || (classify_fn = get(engine, "_classify")) == NULL || (type_kind = get(engine, "_type_kind")) == NULL
             || (tmp = get(engine, "ThreadState")) == NULL)
         goto error;
     if (!PyDict_CheckExact(shadow) || !PyDict_Check(IGNORED) || !PyDict_CheckExact(type_kind)
