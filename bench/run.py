@@ -1,4 +1,4 @@
-"""Benchmark racedet: run each workload under plain ``python`` and ``python -m racedet`` and compare.
+"""Benchmark racedet: each workload under plain ``python`` and ``python -m racedet``, compared.
 
 Usage: ``python bench/run.py [--quick] [--only NAME,...] [--repeat N] [--json PATH]
 [--python EXE] [--core py|c]``.  See bench/README.md for what the workloads
@@ -38,7 +38,8 @@ DEADLOCK_EXIT = 2
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=None, metavar="N",
-                   help=f"runs per mode and workload (default {DEFAULT_REPEAT}; {QUICK_REPEAT} with --quick)")
+                   help=f"runs per mode and workload "
+                        f"(default {DEFAULT_REPEAT}; {QUICK_REPEAT} with --quick)")
     p.add_argument("--quick", action="store_true",
                    help="smoke run: small sizes and one repetition (well under a minute)")
     p.add_argument("--size", choices=("full", "quick", "tiny"), default=None,
@@ -167,7 +168,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     meta = {
         "date": machine.now(), "machine": machine.machine(), "python": python,
         "racedet_revision": machine.git_revision(REPO_ROOT), "core": args.core,
-        "core_in_use": None if args.plain_only else machine.racedet_core(args.python, envs["racedet"]),
+        "core_in_use": (None if args.plain_only
+                        else machine.racedet_core(args.python, envs["racedet"])),
         "size": args.size, "repeat": args.repeat, "plain_only": args.plain_only,
         "argv": sys.argv[1:] if argv is None else list(argv),
     }

@@ -27,7 +27,8 @@ from typing import Any, Dict, List, Mapping, Optional
 
 #: ``ru_maxrss`` is in KiB on Linux and the BSDs, in bytes on macOS.
 _MAXRSS_DIVISOR = 1024 if sys.platform == "darwin" else 1
-STDERR_TAIL_LINES = 25
+STDERR_HEAD_LINES = 8    # a report's headline ("fatal error: ...", "WARNING: DATA RACE")
+STDERR_TAIL_LINES = 30   # ... and where it ended up
 
 
 @dataclass
@@ -44,7 +45,7 @@ class Sample:
     result: Dict[str, Any] = field(default_factory=dict)
     skipped: Optional[str] = None
     timed_out: bool = False
-    stderr_tail: str = ""
+    stderr_tail: str = ""       # head and tail of stderr, for failures
 
     @property
     def ok(self) -> bool:
@@ -70,8 +71,14 @@ def parse_result(stdout: str) -> Dict[str, Any]:
     return {}
 
 
-def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
-    return "\n".join(text.rstrip().splitlines()[-lines:])
+def _tail(text: str) -> str:
+    """The first and last lines of a failed run's output: the report's headline and its end."""
+    lines = text.rstrip().splitlines()
+    if len(lines) <= STDERR_HEAD_LINES + STDERR_TAIL_LINES:
+        return "\n".join(lines)
+    skipped = len(lines) - STDERR_HEAD_LINES - STDERR_TAIL_LINES
+    return "\n".join(lines[:STDERR_HEAD_LINES] + [f"[... {skipped} lines ...]"]
+                     + lines[-STDERR_TAIL_LINES:])
 
 
 #: Runs the measured command as its only child; argv: result-file, command...
@@ -120,7 +127,8 @@ def run_child(cmd: List[str], *, mode: str, rep: int, env: Mapping[str, str], cw
         try:
             with open(measured, encoding="ascii") as f:
                 wall_s, rss_s, status_s = f.read().split()
-            wall, maxrss, returncode = float(wall_s), int(rss_s), os.waitstatus_to_exitcode(int(status_s))
+            wall, maxrss = float(wall_s), int(rss_s)
+            returncode = os.waitstatus_to_exitcode(int(status_s))
         except (OSError, ValueError):  # the launcher was killed, or could not spawn
             wall, maxrss, returncode = float("nan"), 0, proc.returncode or -1
     result = parse_result(stdout)

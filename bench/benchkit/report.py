@@ -57,7 +57,8 @@ def progress(r: EntryResult, index: int, total: int) -> str:
     """One line as each entry finishes, so a long run shows it is alive."""
     if r.status != "ok":
         return f"[{index}/{total}] {r.name}: {r.status}: {r.failure or r.skipped}"
-    return (f"[{index}/{total}] {r.name}: wall {fmt_time(r.plain.wall)} -> {fmt_time(r.racedet.wall)}"
+    return (f"[{index}/{total}] {r.name}: wall {fmt_time(r.plain.wall)} -> "
+            f"{fmt_time(r.racedet.wall)}"
             f" ({fmt_ratio(r.time_ratio)}), RSS {fmt_mb(r.plain.maxrss_kb)} -> "
             f"{fmt_mb(r.racedet.maxrss_kb)} ({fmt_ratio(r.mem_ratio)})")
 
@@ -112,7 +113,8 @@ def _print_failures(results: Sequence[EntryResult], out: TextIO) -> None:
         bad = next((s for s in r.samples if s.stderr_tail), None)
         print(f"--- {r.name} failed: {r.failure}", file=out)
         if bad is not None:
-            print(f"    command mode: {bad.mode}, exit status {bad.returncode}; stderr tail:", file=out)
+            print(f"    {bad.mode} run {bad.rep + 1}, exit status {bad.returncode};"
+                  " stderr (head and tail):", file=out)
             for line in bad.stderr_tail.splitlines():
                 print(f"    | {line}", file=out)
         print(file=out)
@@ -153,7 +155,8 @@ def document(meta: Dict[str, Any], results: Sequence[EntryResult]) -> Dict[str, 
     }
 
 
-MD_HEADER = ("| workload | wall plain | wall racedet | ratio | in-proc plain | in-proc racedet | ratio "
+MD_HEADER = ("| workload | wall plain | wall racedet | ratio "
+             "| in-proc plain | in-proc racedet | ratio "
              "| RSS plain | RSS racedet | ratio |\n"
              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
@@ -162,7 +165,8 @@ def markdown(meta: Dict[str, Any], results: Sequence[EntryResult]) -> str:
     """A RESULTS.md section: provenance, the table, the scaling costs and the targets."""
     py, m = meta["python"], meta["machine"]
     lines = [
-        f"### {meta['date'][:10]}: Python {py['version']}, racedet {meta.get('racedet_revision') or '?'},"
+        f"### {meta['date'][:10]}: Python {py['version']},"
+        f" racedet {meta.get('racedet_revision') or '?'},"
         f" core {meta.get('core_in_use') or meta.get('core') or 'default'}",
         "",
         f"- machine: `{m['uname']}`; {m['cpus']} CPUs ({m.get('cpu_model') or '?'}),"
@@ -187,10 +191,11 @@ def markdown(meta: Dict[str, Any], results: Sequence[EntryResult]) -> str:
     scaling = [r for r in results if r.tags and r.status == "ok"]
     if scaling:
         lines.append("In-process cost per locked update (scaling rows), plain -> racedet: "
-                     + "; ".join(f"{r.name} {fmt_ns(r.plain.ns_per_op)} -> {fmt_ns(r.racedet.ns_per_op)}"
-                                 for r in scaling) + ".")
+                     + "; ".join(f"{r.name} {fmt_ns(r.plain.ns_per_op)} -> "
+                                 f"{fmt_ns(r.racedet.ns_per_op)}" for r in scaling) + ".")
         lines.append("")
-    lines.append(f"Geometric mean: time {fmt_ratio(targets.suite_geomean(results, 'time_ratio'))} wall,"
+    lines.append(f"Geometric mean: time {fmt_ratio(targets.suite_geomean(results, 'time_ratio'))}"
+                 " wall,"
                  f" {fmt_ratio(targets.suite_geomean(results, 'inproc_ratio'))} in-process;"
                  f" memory {fmt_ratio(targets.suite_geomean(results, 'mem_ratio'))}.")
     lines += ["", "| target | result | verdict |", "|---|---|---|"]

@@ -12,7 +12,8 @@ import os
 from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
-WORKLOADS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "workloads")
+BENCH_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+WORKLOADS_DIR = os.path.join(BENCH_DIR, "workloads")
 STARTUP = "start-up"
 
 
@@ -46,12 +47,14 @@ def _scaling() -> List[Entry]:
     entries = []
     for t in (2, 8, 32):
         entries.append(Entry(
-            f"scaling-threads-{t}", "scaling.py", f"same per-thread work, {t} threads, 10^3 locations",
+            f"scaling-threads-{t}", "scaling.py",
+            f"same per-thread work, {t} threads, 10^3 locations",
             group="scaling", args=("--threads", str(t), "--locations", "1000"), tags=("threads",)))
     for exp in (3, 5, 6):
         entries.append(Entry(
-            f"scaling-locations-1e{exp}", "scaling.py", f"4 threads, 10^{exp} distinct shared locations",
-            group="scaling", args=("--threads", "4", "--locations", f"1e{exp}"), tags=("locations",)))
+            f"scaling-locations-1e{exp}", "scaling.py",
+            f"4 threads, 10^{exp} distinct shared locations", group="scaling",
+            args=("--threads", "4", "--locations", f"1e{exp}"), tags=("locations",)))
     return entries
 
 

@@ -49,7 +49,8 @@ def startup_added_ms(results: Sequence[EntryResult]) -> Optional[float]:
     return (r.racedet.wall - r.plain.wall) * 1000
 
 
-def scaling_spread(results: Sequence[EntryResult], tag: str, mode: str = "racedet") -> Optional[float]:
+def scaling_spread(results: Sequence[EntryResult], tag: str,
+                   mode: str = "racedet") -> Optional[float]:
     """max/min of the in-process cost per operation across one scaling dimension."""
     rows = [r for r in results if tag in r.tags and r.status == "ok"]
     return spread(r.mode(mode).ns_per_op for r in rows)

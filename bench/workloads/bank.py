@@ -1,4 +1,4 @@
-"""Attribute-heavy: a bank whose accounts and hot-account LRU cache are updated under locks by 4 threads.
+"""Attribute-heavy: bank accounts and a hot-account LRU cache updated under locks by 4 threads.
 
 This is the worst case for attribute instrumentation: almost every bytecode
 is an attribute load or store on shared objects (``acct.balance``,
@@ -137,7 +137,8 @@ def teller(bank: Bank, seed: int, n: int) -> None:
 def main() -> None:
     args = _workload.parse(__doc__.splitlines()[0], SIZES)
     bank = Bank(ACCOUNTS)
-    threads = [threading.Thread(target=teller, args=(bank, 17 + i, args.size)) for i in range(THREADS)]
+    threads = [threading.Thread(target=teller, args=(bank, 17 + i, args.size))
+               for i in range(THREADS)]
     t0 = time.perf_counter()
     for t in threads:
         t.start()

@@ -1,4 +1,4 @@
-"""Object churn: millions of short-lived message objects built by producers and consumed by other threads.
+"""Object churn: millions of short-lived messages built by producers, consumed by other threads.
 
 This is the memory test of shadow state.  Two producers build batches of
 small ``Message`` objects (attribute writes), hand each batch over a bounded
@@ -69,8 +69,10 @@ def main() -> None:
     per_producer = args.size // PRODUCERS
     q: queue.Queue = queue.Queue(QUEUE_BOUND)
     tallies = [Tally() for _ in range(CONSUMERS)]
-    producers = [threading.Thread(target=producer, args=(p, per_producer, q)) for p in range(PRODUCERS)]
-    consumers = [threading.Thread(target=consumer, args=(c, q, tallies[c])) for c in range(CONSUMERS)]
+    producers = [threading.Thread(target=producer, args=(p, per_producer, q))
+                 for p in range(PRODUCERS)]
+    consumers = [threading.Thread(target=consumer, args=(c, q, tallies[c]))
+                 for c in range(CONSUMERS)]
     t0 = time.perf_counter()
     for t in producers + consumers:
         t.start()

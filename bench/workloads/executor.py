@@ -1,4 +1,4 @@
-"""``ThreadPoolExecutor.map`` over a CPU-light function: per-document word statistics with dict and list work.
+"""``ThreadPoolExecutor.map`` over a CPU-light function: word statistics with dict and list work.
 
 Typical "parallelise a loop" code: the main thread prepares the inputs and a
 shared, read-only stop-word table, 4 pool threads compute small per-item

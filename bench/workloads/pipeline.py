@@ -1,4 +1,4 @@
-"""Producer/consumer pipeline: log lines flow through parse -> enrich -> aggregate stages over ``queue.Queue``.
+"""Producer/consumer pipeline: log lines -> parse -> enrich -> aggregate over ``queue.Queue``.
 
 Each record is a dict built by one stage and handed to the next through a
 bounded queue (back-pressure, as a real pipeline has), so ownership moves
