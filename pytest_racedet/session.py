@@ -29,6 +29,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import pytest
@@ -47,6 +48,10 @@ PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 #: How long a test's threads get to finish after its teardown before they count as leaked
 #: (goleak retries for about as long); threads all blocked for good are not waited for.
 LEAK_GRACE = 0.5
+
+#: A wake-up (a release, a put, a set, ...) that a waiting thread has not left its wait for
+#: within this long did not concern it (see _settled_all_blocked_for_good).
+SETTLE = 1.0
 
 #: Modules whose signal handlers stop a hung test themselves: their handler does
 #: not make a blocked program wakeable, so it must not hide a deadlock.
@@ -297,6 +302,40 @@ def _python_signal_handlers() -> bool:
     return False
 
 
+def _settled_all_blocked_for_good() -> Any:
+    """``blocking.all_blocked_for_good``, where a wake-up stops counting once it is SETTLE old.
+
+    The core counts any wake-up that happened after a thread started its wait
+    as possibly meant for it, for ever.  In a test run that means one thread
+    leaked by an earlier test, idle in its wait while later tests release
+    locks, keeps every later deadlock from being declared (and Python's exit
+    from ending it).  A woken thread leaves its wait as soon as it is
+    scheduled; one still in the same wait SETTLE seconds after a wake-up was
+    not woken by it.  Wake-up times are when this check first saw them, so
+    never earlier than the real ones.
+    """
+    seen: Dict[int, Tuple[int, float]] = {}    # waker tid -> (its last wake-up, first seen at)
+
+    def all_blocked_for_good(states: Dict[int, Any], idents: Any) -> bool:
+        now = time.monotonic()
+        wakes = list(blocking._wakes.items())
+        for waker, seq in wakes:
+            prev = seen.get(waker)
+            if prev is None or prev[0] != seq:
+                seen[waker] = (seq, now)
+        for ident in idents:
+            ts = states.get(ident)
+            if ts is None or ts.blocked is None or not ts.blocked[1]:
+                return False
+            since, me = ts.block_seq, ts.tid
+            for waker, seq in wakes:
+                if seq > since and waker != me and now - seen[waker][1] < SETTLE:
+                    return False
+        return not blocking.pending_timers
+
+    return all_blocked_for_good
+
+
 def _excepthook(prev: Any) -> Any:
     """threading.excepthook that lets a deadlock's other threads end without a warning."""
 
@@ -379,6 +418,8 @@ class RaceSession:
             self._mp_threads.setattr(blocking, "_interruptible", _AllInterruptible())
         if hasattr(blocking, "_python_signal_handlers"):
             self._mp.setattr(blocking, "_python_signal_handlers", _python_signal_handlers)
+        if hasattr(blocking, "all_blocked_for_good") and isinstance(getattr(blocking, "_wakes", None), dict):
+            self._mp_threads.setattr(blocking, "all_blocked_for_good", _settled_all_blocked_for_good())
         alive = _thread_keys()
         self._session_keys = set(alive.values())
         # Threads of pytest and its plugins (xdist's I/O thread) cannot wake a test: they must not
@@ -443,6 +484,8 @@ class RaceSession:
         if leftover:
             # Leaked non-daemon threads keep the interpreter from exiting; if they end up all
             # blocked for good at exit, unblock them rather than hang (they were reported).
+            # Tracking stays on (accesses are not recorded) so Python's exit wait counts as blocked.
+            engine.TRACKING = True
             blocking.on_deadlock = functools.partial(_exit_deadlock, self._main_ts)
         else:
             self._mp_threads.undo()

@@ -427,11 +427,24 @@ DEADLOCK = """
 
 
 def test_deadlocking_test_fails_fast_and_the_suite_goes_on(pt: pytest.Pytester) -> None:
+    # A thread left waiting by an earlier test, while later tests release locks, must not
+    # keep the deadlock from being seen.
+    pt.makepyfile(test_a_leak="""
+        import threading
+        import pytest
+
+        @pytest.mark.racedet(leaks=False)
+        def test_leaves_a_waiter():
+            threading.Thread(target=threading.Event().wait, daemon=True).start()
+            lock = threading.Lock()
+            with lock:
+                pass
+    """)
     path = pt.makepyfile(test_dl=DEADLOCK)
     start = time.monotonic()
     res = run(pt, "--race", "-rA", "-p", "pytest_timeout", "--timeout=60")
     assert time.monotonic() - start < 30   # not the timeout: the deadlock report
-    res.assert_outcomes(passed=1, failed=1)
+    res.assert_outcomes(passed=2, failed=1)
     res.stdout.fnmatch_lines([
         "racedet: 1 deadlock during this test",
         "fatal error: all goroutines are asleep - deadlock!",
