@@ -99,7 +99,7 @@ class _TestState:
         self.nodeid = item.nodeid
         self.races, self.leaks, self.marker_error = marker_settings(item)
         self.records: List[Record] = []
-        self.before: Set[int] = set()
+        self.before: Set[tuple] = set()   # keys of the threads alive when it started
         self.deadlock = False
         self.aborted: Set[str] = set()     # phases that ended in DeadlockAbort
 
