@@ -278,15 +278,22 @@ def _where(rec: Record) -> Optional[Frame]:
 # Small patches of the core's behaviour (see the requests in docs/pytest.md)
 
 
-class _AllInterruptible(dict):
-    """Stands in for ``blocking._interruptible``: every thread's indefinite waits can be interrupted.
+class _NonDaemonInterruptible(dict):
+    """Stands in for ``blocking._interruptible``: non-daemon threads' indefinite waits can be interrupted.
 
-    The deadlock report fails the test, and then its other blocked threads must
-    end too, or a non-daemon one would hang the interpreter's exit.
+    Once a deadlock has failed its test, the test's other blocked threads must
+    end too, or a non-daemon one would hang the interpreter's exit.  An
+    interruptible wait wakes every ``blocking.SLICE`` to look for an abort, so
+    daemon threads (goroutines, which may be parked by the thousand) are left
+    out: they never keep Python from exiting.
     """
 
     def get(self, key: Any, default: Any = None) -> Any:
-        return True
+        if dict.get(self, key):
+            return True
+        ts = engine.threads_by_tid.get(key)
+        t = ts.thread_ref() if ts is not None and ts.thread_ref is not None else None
+        return t is not None and not t.daemon
 
 
 def _python_signal_handlers() -> bool:
@@ -415,7 +422,7 @@ class RaceSession:
         self._main_ts = engine.current()
         blocking.set_interruptible(self._main_ts, True)
         if isinstance(getattr(blocking, "_interruptible", None), dict):
-            self._mp_threads.setattr(blocking, "_interruptible", _AllInterruptible())
+            self._mp_threads.setattr(blocking, "_interruptible", _NonDaemonInterruptible())
         if hasattr(blocking, "_python_signal_handlers"):
             self._mp.setattr(blocking, "_python_signal_handlers", _python_signal_handlers)
         if hasattr(blocking, "all_blocked_for_good") and isinstance(getattr(blocking, "_wakes", None), dict):
