@@ -315,7 +315,12 @@ check_vs(PyObject *vs)
     return -1;
 }
 
-/* A new location state [a, b, c, d] (all borrowed). */
+/* A new location state [a, b, c, d] (all borrowed).
+ *
+ * It is not tracked by the cyclic GC: it holds only epochs, history records
+ * and dicts of them, none of which can lead back to it, so it can never be
+ * part of a cycle, and a program with millions of shadowed locations does
+ * not pay for traversing them in every collection. */
 static PyObject *
 new_vs(PyObject *a, PyObject *b, PyObject *c, PyObject *d)
 {
@@ -326,7 +331,20 @@ new_vs(PyObject *a, PyObject *b, PyObject *c, PyObject *d)
     Py_INCREF(b); PyList_SET_ITEM(vs, 1, b);
     Py_INCREF(c); PyList_SET_ITEM(vs, 2, c);
     Py_INCREF(d); PyList_SET_ITEM(vs, 3, d);
+    PyObject_GC_UnTrack(vs);
     return vs;
+}
+
+/* A tuple of the engine's records ((epoch, history), history records,
+ * (code, line) pairs), untracked by the cyclic GC for the same reason as
+ * location states: nothing in it can lead back to it. */
+static PyObject *
+record_tuple(Py_ssize_t n, PyObject *a, PyObject *b, PyObject *c)
+{
+    PyObject *t = n == 2 ? PyTuple_Pack(2, a, b) : PyTuple_Pack(3, a, b, c);
+    if (t != NULL)
+        PyObject_GC_UnTrack(t);
+    return t;
 }
 
 /* id(obj) as an int, from a small cache of recent objects: the key only
@@ -572,7 +590,7 @@ capture_raw(PyFrameObject *f, Py_ssize_t limit)
         }
         if (!h) {
             PyObject *line = line_obj(frame_line(f, co));
-            PyObject *pair = line ? PyTuple_Pack(2, (PyObject *)co, line) : NULL;
+            PyObject *pair = line ? record_tuple(2, (PyObject *)co, line, NULL) : NULL;
             Py_XDECREF(line);
             if (pair == NULL || PyList_Append(out, pair) < 0) {
                 Py_XDECREF(pair);
@@ -590,6 +608,8 @@ capture_raw(PyFrameObject *f, Py_ssize_t limit)
     Py_XDECREF(f);
     PyObject *t = PyList_AsTuple(out);
     Py_DECREF(out);
+    if (t != NULL)
+        PyObject_GC_UnTrack(t);
     return t;
 error:
     Py_XDECREF(f);
@@ -603,7 +623,7 @@ record_empty(PyObject *site, PyObject *test)
     PyObject *empty = PyTuple_New(0);
     if (empty == NULL)
         return NULL;
-    PyObject *r = PyTuple_Pack(3, site, empty, test);
+    PyObject *r = record_tuple(3, site, empty, test);
     Py_DECREF(empty);
     return r;
 }
@@ -673,7 +693,7 @@ hist(PyObject *site, PyObject *ts)
     Py_ssize_t limit = g_limit;
     Py_INCREF(test);
     if (!g_on) {       /* if not history_size: return (site, None, current_test) */
-        res = PyTuple_Pack(3, site, Py_None, test);
+        res = record_tuple(3, site, Py_None, test);
         goto done;
     }
     /* f = _user_frame(sys._getframe(1)) */
@@ -716,7 +736,7 @@ hist(PyObject *site, PyObject *ts)
     PyObject *callers = capture_raw(back, limit);
     if (callers == NULL)
         goto done;
-    res = PyTuple_Pack(3, site, callers, test);
+    res = record_tuple(3, site, callers, test);
     Py_DECREF(callers);
     if (res == NULL)
         goto done;
@@ -1036,11 +1056,11 @@ ft_read(PyObject *ts, PyObject *vs, PyObject *site, int lk, PyObject *obj, PyObj
             PyObject *mask = PyLong_FromLongLong(TID_MASK);
             PyObject *rt = mask ? PyNumber_And(r, mask) : NULL;
             PyObject *rh = vs_get(vs, 3);
-            PyObject *p1 = rt ? PyTuple_Pack(2, r, rh) : NULL;
+            PyObject *p1 = rt ? record_tuple(2, r, rh, NULL) : NULL;
             PyObject *p2 = NULL;
             Py_XDECREF(mask);
             Py_DECREF(rh);
-            if (p1 != NULL && (h = hist(site, ts)) != NULL && (p2 = PyTuple_Pack(2, ti.e, h)) != NULL
+            if (p1 != NULL && (h = hist(site, ts)) != NULL && (p2 = record_tuple(2, ti.e, h, NULL)) != NULL
                     && (d = PyDict_New()) != NULL) {
                 if (PyDict_SetItem(d, rt, p1) < 0 || PyDict_SetItem(d, ti.tid, p2) < 0)
                     Py_CLEAR(d);
@@ -1075,7 +1095,7 @@ ft_read(PyObject *ts, PyObject *vs, PyObject *site, int lk, PyObject *obj, PyObj
         }
         if (fresh > 0) {
             h = hist(site, ts);
-            PyObject *p = h ? PyTuple_Pack(2, ti.e, h) : NULL;
+            PyObject *p = h ? record_tuple(2, ti.e, h, NULL) : NULL;
             fresh = p ? dict_set(rs, ti.tid, p) : -1;
             Py_XDECREF(p);
         }
@@ -1396,7 +1416,7 @@ contents(PyObject *ts, PyObject *obj, PyObject *sh, PyObject *site, int how)
     }
     /* mine[tid] = (e, _hist(site, ts)) */
     h = hist(site, ts);
-    PyObject *p = h ? PyTuple_Pack(2, ti.e, h) : NULL;
+    PyObject *p = h ? record_tuple(2, ti.e, h, NULL) : NULL;
     int x = p ? dict_set(mine, ti.tid, p) : -1;
     Py_XDECREF(p);
     if (x < 0)
