@@ -26,10 +26,8 @@ import hashlib
 import importlib.util
 import json
 import os
-import signal
 import sys
 import threading
-import time
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import pytest
@@ -48,14 +46,6 @@ PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
 #: How long a test's threads get to finish after its teardown before they count as leaked
 #: (goleak retries for about as long); threads all blocked for good are not waited for.
 LEAK_GRACE = 0.5
-
-#: A wake-up (a release, a put, a set, ...) that a waiting thread has not left its wait for
-#: within this long did not concern it (see _settled_all_blocked_for_good).
-SETTLE = 1.0
-
-#: Modules whose signal handlers stop a hung test themselves: their handler does
-#: not make a blocked program wakeable, so it must not hide a deadlock.
-_TIMEOUT_HANDLER_MODULES = frozenset({"pytest_timeout"})
 
 _FRAMEWORK_DIRS = tuple(
     os.path.dirname(os.path.abspath(m.__file__)) + os.sep
@@ -234,9 +224,7 @@ class Reporter:
         if rec.kind == "race":
             body = self.fmt.race(f)
         elif rec.kind == "leak":
-            body = self.fmt.leak(f)
-            if rec.test is not None:
-                body = body.replace(" at exit:", " after the test:", 1)
+            body = self.fmt.leak(f, "after the test" if rec.test is not None else "at exit")
         elif rec.kind == "deadlock":
             body = self.fmt.deadlock(f).rstrip("\n") + "\n"
         else:
@@ -278,8 +266,8 @@ def _where(rec: Record) -> Optional[Frame]:
 # Small patches of the core's behaviour (see the requests in docs/pytest.md)
 
 
-class _NonDaemonInterruptible(dict):
-    """Stands in for ``blocking._interruptible``: non-daemon threads' indefinite waits can be interrupted.
+def _interruptible(ts: Any) -> bool:
+    """Non-daemon threads' indefinite waits can be interrupted (``blocking.interruptible``).
 
     Once a deadlock has failed its test, the test's other blocked threads must
     end too, or a non-daemon one would hang the interpreter's exit.  An
@@ -287,60 +275,10 @@ class _NonDaemonInterruptible(dict):
     daemon threads (goroutines, which may be parked by the thousand) are left
     out: they never keep Python from exiting.
     """
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        if dict.get(self, key):
-            return True
-        ts = engine.threads_by_tid.get(key)
-        t = ts.thread_ref() if ts is not None and ts.thread_ref is not None else None
-        return t is not None and not t.daemon
-
-
-def _python_signal_handlers() -> bool:
-    """``blocking``'s check, minus pytest-timeout's handler (it ends a hung test, it does not wake it)."""
-    try:
-        for sig in signal.valid_signals():
-            h = signal.getsignal(sig)
-            if callable(h) and h is not signal.default_int_handler \
-                    and getattr(h, "__module__", None) not in _TIMEOUT_HANDLER_MODULES:
-                return True
-    except (ValueError, OSError):  # pragma: no cover
+    if ts.tid in blocking._interruptible:
         return True
-    return False
-
-
-def _settled_all_blocked_for_good() -> Any:
-    """``blocking.all_blocked_for_good``, where a wake-up stops counting once it is SETTLE old.
-
-    The core counts any wake-up that happened after a thread started its wait
-    as possibly meant for it, for ever.  In a test run that means one thread
-    leaked by an earlier test, idle in its wait while later tests release
-    locks, keeps every later deadlock from being declared (and Python's exit
-    from ending it).  A woken thread leaves its wait as soon as it is
-    scheduled; one still in the same wait SETTLE seconds after a wake-up was
-    not woken by it.  Wake-up times are when this check first saw them, so
-    never earlier than the real ones.
-    """
-    seen: Dict[int, Tuple[int, float]] = {}    # waker tid -> (its last wake-up, first seen at)
-
-    def all_blocked_for_good(states: Dict[int, Any], idents: Any) -> bool:
-        now = time.monotonic()
-        wakes = list(blocking._wakes.items())
-        for waker, seq in wakes:
-            prev = seen.get(waker)
-            if prev is None or prev[0] != seq:
-                seen[waker] = (seq, now)
-        for ident in idents:
-            ts = states.get(ident)
-            if ts is None or ts.blocked is None or not ts.blocked[1]:
-                return False
-            since, me = ts.block_seq, ts.tid
-            for waker, seq in wakes:
-                if seq > since and waker != me and now - seen[waker][1] < SETTLE:
-                    return False
-        return not blocking.pending_timers
-
-    return all_blocked_for_good
+    t = ts.thread_ref() if ts.thread_ref is not None else None
+    return t is not None and not t.daemon
 
 
 def _excepthook(prev: Any) -> Any:
@@ -421,12 +359,7 @@ class RaceSession:
         self._install_import_hooks()
         self._main_ts = engine.current()
         blocking.set_interruptible(self._main_ts, True)
-        if isinstance(getattr(blocking, "_interruptible", None), dict):
-            self._mp_threads.setattr(blocking, "_interruptible", _NonDaemonInterruptible())
-        if hasattr(blocking, "_python_signal_handlers"):
-            self._mp.setattr(blocking, "_python_signal_handlers", _python_signal_handlers)
-        if hasattr(blocking, "all_blocked_for_good") and isinstance(getattr(blocking, "_wakes", None), dict):
-            self._mp_threads.setattr(blocking, "all_blocked_for_good", _settled_all_blocked_for_good())
+        self._mp_threads.setattr(blocking, "interruptible", _interruptible)
         alive = _thread_keys()
         self._session_keys = set(alive.values())
         # Threads of pytest and its plugins (xdist's I/O thread) cannot wake a test: they must not

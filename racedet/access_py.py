@@ -23,7 +23,7 @@ A compiled core with the same functions may replace this module
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from racedet import engine
 from racedet.clock import TID_BITS, TID_MASK

@@ -13,6 +13,7 @@ from __future__ import annotations
 import _thread
 import itertools
 import sys
+from time import monotonic as _monotonic
 from typing import Callable, Dict, List, Optional
 
 from racedet import engine, frames
@@ -30,47 +31,85 @@ POLL = 0.1
 SLICE = 0.05        # wake-up period of interruptible waits
 
 
-# A global sequence orders "a thread started waiting" and "a thread may have
-# been woken" events.  A wake-up can only concern threads that were already
-# waiting, so when every thread started its current wait *after* the last
-# wake-up, none of them has a wake-up on its way: only then can all-blocked
-# be a deadlock (or, at exit, a leak that will not finish on its own).  A
-# thread woken but not yet scheduled still looks blocked; this keeps it from
-# being taken for dead, however long the scheduler makes it wait.
-# A thread's own wake-ups (a Condition releasing its lock as it starts to
-# wait) cannot wake itself, so the last wake-up is kept per waking thread.
+# Telling "blocked for good" from "woken, not yet scheduled".
+#
+# A thread woken by a release may not have run yet: it still looks blocked.
+# So a wait says, where it can, how to tell that it could complete now (a
+# ``ready`` predicate: the lock is free, the event is set, the queue has an
+# item, the thread has ended), and what it waits on (``obj``); wake-ups are
+# recorded per object, in one global sequence with the starts of waits.  A
+# thread is stuck only if its predicate is false and no other thread woke its
+# object since it started waiting.  A wake-up that the thread has not acted
+# on for WAKE_AGE seconds no longer counts (it went to another waiter).
+# Waits that name no object are concerned by any other thread's wake-up.
 _events = itertools.count(1)
-_wakes: Dict[int, int] = {}     # tid of the waker (0: racedet's timers) -> last wake-up
+_obj_wakes: Dict[int, tuple] = {}   # id(obj) -> (seq, time, waker tid)
+_any_wakes: Dict[int, tuple] = {}   # waker tid (0: racedet's timers) -> (seq, time)
+WAKE_AGE = 2.0
 
 
-def wake() -> None:
-    """Something that may unblock a waiting thread happened (a release, a put, a close, ...)."""
+def wake(obj: object = None) -> None:
+    """Something that may unblock threads waiting on ``obj`` happened (a release, a put, ...)."""
     ts = engine._tls.ts
-    _wakes[ts.tid if ts is not None else 0] = next(_events)
+    tid = ts.tid if ts is not None else 0
+    ev = (next(_events), _monotonic(), tid)
+    if obj is not None:
+        _obj_wakes[id(obj)] = ev
+    _any_wakes[tid] = ev
+
+
+def could_proceed(ts: "engine.ThreadState", now: Optional[float] = None) -> bool:
+    """Might the blocked thread ``ts`` be on its way out of its wait?"""
+    b = ts.blocked
+    if b is None or not b[1]:
+        return True
+    ready, keys = b[2], b[3]
+    if ready is not None:
+        try:
+            if ready():
+                return True
+        except Exception:  # pragma: no cover - a broken predicate: assume it may go on
+            return True
+    if now is None:
+        now = _monotonic()
+    since, me = ts.block_seq, ts.tid
+    if keys is None:
+        if ready is not None:
+            return False
+        wakes = list(_any_wakes.values())
+    else:
+        wakes = [w for w in (_obj_wakes.get(k) for k in keys) if w is not None]
+    for seq, when, waker in wakes:
+        if seq > since and waker != me and now - when < WAKE_AGE:
+            return True
+    return False
 
 
 class DeadlockAbort(BaseException):
     """Raised in a test's thread blocked in a deadlock, so the test fails instead of hanging."""
 
 
-def wait_for(what: str, waitfn: Callable[[Optional[float]], bool], timeout: Optional[float] = None) -> bool:
+def wait_for(what: str, waitfn: Callable[[Optional[float]], bool], timeout: Optional[float] = None,
+             ready: Optional[Callable[[], bool]] = None, obj: object = None) -> bool:
     """Block in ``waitfn(timeout)`` (None: forever) as operation ``what``.
 
     ``waitfn`` is a raw wait (a ``_thread`` lock's acquire, a Condition built on
     raw locks); it returns False on timeout.  The caller keeps its own loop
     for spurious wake-ups: a wait may return False early when the thread was
-    asked to check for an abort.
+    asked to check for an abort.  ``ready()`` says whether the wait could
+    complete now, ``obj`` (or a tuple of objects) what :func:`wake` calls
+    concern it: both keep a woken thread from being taken for stuck.
     """
     if not engine.TRACKING:
         return waitfn(timeout)
     ts = engine.current()
     prev = ts.blocked
-    ts.blocked = (what, timeout is None)
+    ts.blocked = (what, timeout is None, ready, _keys(obj))
     ts.block_seq = next(_events)
     try:
         if timeout is None:
             _ensure_watchdog()
-            if ts.abort is not None or _interruptible.get(ts.tid):
+            if ts.abort is not None or interruptible(ts):
                 while True:
                     if ts.abort is not None:
                         exc, ts.abort = ts.abort, None
@@ -83,14 +122,26 @@ def wait_for(what: str, waitfn: Callable[[Optional[float]], bool], timeout: Opti
         ts.block_seq = next(_events)
 
 
+def _keys(obj: object) -> Optional[tuple]:
+    if obj is None:
+        return None
+    if type(obj) is tuple:
+        return tuple(id(o) for o in obj)
+    return (id(obj),)
+
+
 class blocked:
-    """Context manager form, for waits that cannot go through :func:`wait_for`."""
+    """Context manager form, for waits that cannot go through :func:`wait_for`
+    (they cannot be interrupted: a barrier wait that times out breaks the barrier)."""
 
-    __slots__ = ("what", "indefinite", "ts", "prev", "on")
+    __slots__ = ("what", "indefinite", "ready", "obj", "ts", "prev", "on")
 
-    def __init__(self, what: str, indefinite: bool = True) -> None:
+    def __init__(self, what: str, indefinite: bool = True, ready: Optional[Callable[[], bool]] = None,
+                 obj: object = None) -> None:
         self.what = what
         self.indefinite = indefinite
+        self.ready = ready
+        self.obj = obj
 
     def __enter__(self) -> "blocked":
         self.on = engine.TRACKING
@@ -98,7 +149,7 @@ class blocked:
             return self
         ts = self.ts = engine.current()
         self.prev = ts.blocked
-        ts.blocked = (self.what, self.indefinite)
+        ts.blocked = (self.what, self.indefinite, self.ready, _keys(self.obj))
         ts.block_seq = next(_events)
         if self.indefinite:
             _ensure_watchdog()
@@ -121,6 +172,16 @@ def set_interruptible(ts: "engine.ThreadState", on: bool) -> None:
         _interruptible[ts.tid] = True
     else:
         _interruptible.pop(ts.tid, None)
+
+
+def _marked_interruptible(ts: "engine.ThreadState") -> bool:
+    return ts.tid in _interruptible
+
+
+#: Which threads' indefinite waits wake every SLICE to look for an abort
+#: (:func:`interrupt`).  The pytest plugin widens it; by default, only threads
+#: marked with :func:`set_interruptible`.
+interruptible: Callable[["engine.ThreadState"], bool] = _marked_interruptible
 
 
 # --------------------------------------------------------------------------
@@ -153,6 +214,11 @@ def _states_by_ident() -> Dict[int, "engine.ThreadState"]:
     return out
 
 
+#: Modules whose signal handlers never wake a blocked program (pytest-timeout's
+#: SIGALRM handler ends a test; it does not unblock it).
+ignored_handler_modules: set = {"pytest_timeout"}
+
+
 def _python_signal_handlers() -> bool:
     """A Python signal handler may wake a blocked thread: then nothing is a deadlock."""
     import signal
@@ -161,6 +227,8 @@ def _python_signal_handlers() -> bool:
         for sig in signal.valid_signals():
             h = signal.getsignal(sig)
             if callable(h) and h is not signal.default_int_handler:
+                if getattr(h, "__module__", None) in ignored_handler_modules:
+                    continue
                 return True
     except (ValueError, OSError):  # pragma: no cover
         return True
@@ -201,7 +269,7 @@ def start_timer(seconds: float, fn: Callable[[], None]) -> Callable[[], None]:
             if not cancelled.acquire(True, max(0.0, seconds)):
                 try:
                     fn()
-                    wake()
+                    wake(None)
                 except Exception:  # pragma: no cover - timer callbacks are racedet's own
                     pass
         finally:
@@ -222,16 +290,12 @@ def start_timer(seconds: float, fn: Callable[[], None]) -> Callable[[], None]:
 
 
 def all_blocked_for_good(states: Dict[int, "engine.ThreadState"], idents: object) -> bool:
-    """Are all these threads in indefinite waits that no wake-up can still end?"""
-    wakes = list(_wakes.items())
+    """Are all these threads in indefinite waits that nothing can still end?"""
+    now = _monotonic()
     for ident in idents:  # type: ignore[attr-defined]
         ts = states.get(ident)
-        if ts is None or ts.blocked is None or not ts.blocked[1]:
+        if ts is None or could_proceed(ts, now):
             return False
-        since, me = ts.block_seq, ts.tid
-        for waker, seq in wakes:
-            if seq > since and waker != me:
-                return False
     return not pending_timers
 
 

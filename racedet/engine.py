@@ -234,7 +234,7 @@ def thread_end(ts: ThreadState) -> None:
     ts.finished = True
     from racedet import blocking
 
-    blocking.wake()  # its joiners may go on
+    blocking.wake(ts)  # its joiners may go on
 
 
 def join(child: Optional[ThreadState]) -> None:

@@ -354,7 +354,7 @@ def test_blocked_receiver_that_gives_up_loses_nothing(monkeypatch: pytest.Monkey
     real = blocking.wait_for
     calls = []
 
-    def interrupted(what, waitfn, timeout=None):  # type: ignore[no-untyped-def]
+    def interrupted(what, waitfn, timeout=None, ready=None, obj=None):  # type: ignore[no-untyped-def]
         calls.append(what)
         raise KeyboardInterrupt
 

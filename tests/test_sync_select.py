@@ -247,7 +247,7 @@ def test_empty_select_blocks_forever(monkeypatch: pytest.MonkeyPatch) -> None:
     """``select()`` parks as "select" and nothing wakes it (here: an interrupt)."""
     seen = []
 
-    def interrupted(what, waitfn, timeout=None):  # type: ignore[no-untyped-def]
+    def interrupted(what, waitfn, timeout=None, ready=None, obj=None):  # type: ignore[no-untyped-def]
         seen.append((what, timeout, waitfn(0.01)))
         raise KeyboardInterrupt
 

@@ -119,7 +119,7 @@ class ModelLock:
         elif not blocking:
             return False
         else:
-            ok = _wait("Lock.acquire", lk, timeout)
+            ok = _wait("Lock.acquire", lk, timeout, self)
         if ok and engine.TRACKING:
             engine.acquire(self._sv)
             lockorder.acquired(self._uid, self._desc)
@@ -134,7 +134,7 @@ class ModelLock:
             lockorder.released(self._uid)
             engine.release(self._sv)
             self._lock.release()
-            blocking.wake()
+            blocking.wake(self)
         else:
             self._lock.release()
 
@@ -152,11 +152,12 @@ class ModelLock:
         return f"<{state} racedet Lock object at {hex(id(self))}>"
 
 
-def _wait(what: str, lk: Any, timeout: float) -> bool:
+def _wait(what: str, lk: Any, timeout: float, owner: Any) -> bool:
     def w(t: Optional[float]) -> bool:
         return lk.acquire(True, -1 if t is None else t)
 
-    return blocking.wait_for(what, w, None if timeout < 0 else timeout)
+    ready = owner._free if isinstance(owner, ModelRLock) else (lambda: not lk.locked())
+    return blocking.wait_for(what, w, None if timeout < 0 else timeout, ready, owner)
 
 
 class Lock(metaclass=_Factory):
@@ -202,7 +203,7 @@ class ModelRLock:
         elif not blocking:
             return False
         else:
-            ok = _wait("Lock.acquire", lk, timeout)
+            ok = _wait("Lock.acquire", lk, timeout, self)
         if ok:
             self._owner = me
             self._count = 1
@@ -223,7 +224,7 @@ class ModelRLock:
                 lockorder.released(self._uid)
                 engine.release(self._sv)
                 self._lock.release()
-                blocking.wake()
+                blocking.wake(self)
                 return
         self._lock.release()
 
@@ -244,8 +245,11 @@ class ModelRLock:
             lockorder.released(self._uid)
             engine.release(self._sv)
         state = (self._lock._release_save(), count)
-        blocking.wake()
+        blocking.wake(self)
         return state
+
+    def _free(self) -> bool:
+        return self._owner is None
 
     def _acquire_restore(self, state: tuple) -> None:
         raw_state, count = state
@@ -299,15 +303,16 @@ class ModelCondition(_orig["Condition"]):  # type: ignore[misc, valid-type]
         super().__init__(lock)
 
     def wait(self, timeout: Optional[float] = None) -> bool:
-        return blocking.wait_for("Condition.wait", super().wait, timeout)
+        # Woken by a notify (on the condition) or, re-acquiring, by the lock's release.
+        return blocking.wait_for("Condition.wait", super().wait, timeout, None, (self, self._lock))
 
     def notify(self, n: int = 1) -> None:
         super().notify(n)
-        blocking.wake()
+        blocking.wake(self)
 
     def notify_all(self) -> None:
         super().notify_all()
-        blocking.wake()
+        blocking.wake(self)
 
 
 class ModelSemaphore(_orig["Semaphore"]):  # type: ignore[misc, valid-type]
@@ -324,7 +329,7 @@ class ModelSemaphore(_orig["Semaphore"]):  # type: ignore[misc, valid-type]
         elif sup(False):
             ok = True
         else:
-            ok = _blocking_acquire("Semaphore.acquire", sup, timeout)
+            ok = _blocking_acquire("Semaphore.acquire", sup, timeout, self)
         if ok and engine.TRACKING:
             engine.acquire(self._rd_sv)
         return ok
@@ -335,13 +340,13 @@ class ModelSemaphore(_orig["Semaphore"]):  # type: ignore[misc, valid-type]
         if engine.TRACKING:
             engine.release_merge(self._rd_sv)
         super().release(n)
-        blocking.wake()
+        blocking.wake(self)
 
 
-def _blocking_acquire(what: str, sup: Any, timeout: Optional[float]) -> bool:
+def _blocking_acquire(what: str, sup: Any, timeout: Optional[float], sem: Any) -> bool:
     if timeout is not None and timeout < 0:
         raise ValueError("can't specify negative timeout")
-    return blocking.wait_for(what, lambda t: sup(True, t), timeout)
+    return blocking.wait_for(what, lambda t: sup(True, t), timeout, lambda: sem._value > 0, sem)
 
 
 class ModelBoundedSemaphore(ModelSemaphore):
@@ -371,7 +376,10 @@ class ModelEvent(_orig["Event"]):  # type: ignore[misc, valid-type]
         if engine.TRACKING:
             engine.release_merge(self._rd_sv)
         super().set()
-        blocking.wake()
+        blocking.wake(self)
+
+    def _is_set_raw(self) -> bool:
+        return self._flag
 
     def is_set(self) -> bool:
         r = super().is_set()
@@ -383,7 +391,7 @@ class ModelEvent(_orig["Event"]):  # type: ignore[misc, valid-type]
         sup = super().wait
         r = sup(0) if timeout is None else False
         if not r:
-            r = blocking.wait_for("Event.wait", sup, timeout)
+            r = blocking.wait_for("Event.wait", sup, timeout, self._is_set_raw, self)
         if r and engine.TRACKING:
             engine.acquire(self._rd_sv)
         return r
@@ -413,9 +421,9 @@ class ModelBarrier(_orig["Barrier"]):  # type: ignore[misc, valid-type]
                 if self._rd_arrived >= self._parties:
                     self._rd_gen += 1
                     self._rd_arrived = 0
-        blocking.wake()
+        blocking.wake(self)
         try:
-            with blocking.blocked("Barrier.wait", timeout is None and self._timeout is None):
+            with blocking.blocked("Barrier.wait", timeout is None and self._timeout is None, None, self):
                 idx = super().wait(timeout)
         except threading.BrokenBarrierError:
             with self._rd_lock:

@@ -59,11 +59,11 @@ class _ItemEdges:
                 clocks = self._rd_clocks = {}
             _record(clocks, item)
         super()._put(item)  # type: ignore[misc]
-        blocking.wake()
+        blocking.wake(self)
 
     def _get(self) -> Any:
         item = super()._get()  # type: ignore[misc]
-        blocking.wake()
+        blocking.wake(self)
         if engine.TRACKING:
             clocks = getattr(self, "_rd_clocks", None)
             if clocks:
@@ -85,7 +85,7 @@ class _ItemEdges:
                 return False
             return True
 
-        if blocking.wait_for("Queue.get", w, timeout):
+        if blocking.wait_for("Queue.get", w, timeout, lambda: self._qsize() > 0, self):  # type: ignore[attr-defined]
             return box[0]
         raise queue.Empty
 
@@ -103,7 +103,7 @@ class _ItemEdges:
                 return False
             return True
 
-        if not blocking.wait_for("Queue.put", w, timeout):
+        if not blocking.wait_for("Queue.put", w, timeout, lambda: self._qsize() < self.maxsize, self):  # type: ignore[attr-defined]
             raise queue.Full
 
     def task_done(self) -> None:
@@ -111,12 +111,19 @@ class _ItemEdges:
         if engine.TRACKING:
             engine.release_merge(_done_sv(self))
         super().task_done()  # type: ignore[misc]
-        blocking.wake()
+        blocking.wake(self)
 
     def join(self) -> None:
-        sup = super().join  # type: ignore[misc]
-        with blocking.blocked("Queue.join"):
-            sup()
+        cond = self.all_tasks_done  # type: ignore[attr-defined]
+
+        def w(t: Optional[float]) -> bool:
+            with cond:
+                if self.unfinished_tasks:  # type: ignore[attr-defined]
+                    cond.wait(t)
+                return not self.unfinished_tasks  # type: ignore[attr-defined]
+
+        while not blocking.wait_for("Queue.join", w, None, lambda: not self.unfinished_tasks, self):  # type: ignore[attr-defined]
+            pass
         if engine.TRACKING:
             engine.acquire(_done_sv(self))
 
@@ -149,7 +156,7 @@ class SimpleQueue(_orig["SimpleQueue"]):  # type: ignore[misc, valid-type]
             with lock:
                 _record(clocks, item)
         super().put(item, block, timeout)
-        blocking.wake()
+        blocking.wake(self)
 
     put_nowait = put  # type: ignore[assignment]
 
@@ -165,7 +172,7 @@ class SimpleQueue(_orig["SimpleQueue"]):  # type: ignore[misc, valid-type]
                     return False
                 return True
 
-            blocking.wait_for("Queue.get", w, None)
+            blocking.wait_for("Queue.get", w, None, lambda: not self.empty(), self)
             item = box[0]
         else:
             item = super().get(block, timeout)

@@ -51,7 +51,8 @@ def join(self: threading.Thread, timeout: Optional[float] = None) -> None:
             _orig_join(self, t)
             return not _orig_is_alive(self)
 
-        blocking.wait_for("Thread.join", w, None)
+        blocking.wait_for("Thread.join", w, None, lambda: not _orig_is_alive(self),
+                          getattr(self, "_racedet_ts", None))
     if engine.TRACKING and not _orig_is_alive(self):
         engine.join(getattr(self, "_racedet_ts", None))
 

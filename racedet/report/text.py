@@ -45,9 +45,9 @@ class Formatter:
             return []
         return ["", f"Thread {a.thread} ({a.thread_status}) created at:"] + self.stack(a.created_at)
 
-    def leak(self, leak: BlockedThread) -> str:
+    def leak(self, leak: BlockedThread, when: str = "at exit") -> str:
         where = "running" if leak.blocked_in == "running" else f"blocked in {leak.blocked_in}"
-        lines = [SEP, "WARNING: LEAK", f"Thread {leak.thread} still {where} at exit:"]
+        lines = [SEP, "WARNING: LEAK", f"Thread {leak.thread} still {where} {when}:"]
         lines += self.stack(leak.stack) or ["  [no Python frames]"]
         if leak.created_at:
             lines += ["", f"Thread {leak.thread} created at:"] + self.stack(leak.created_at)

@@ -75,6 +75,9 @@ class _Sleeper:
         self.vc_in: Optional[TVectorClock] = None   # what it acquires when it wakes
         self.relay: Optional[_Sleeper] = None       # the next one to wake (see wake_all)
 
+    def _woken(self) -> bool:
+        return not self.wake.locked()
+
     def park(self, what: str) -> None:
         """Sleep until a claimer wakes us; ``what`` names the operation for leak reports."""
         wake = self.wake
@@ -83,7 +86,7 @@ class _Sleeper:
             return wake.acquire(True, -1 if timeout is None else timeout)
 
         try:
-            while not blocking.wait_for(what, waitfn, None):
+            while not blocking.wait_for(what, waitfn, None, self._woken, self):
                 pass
         except BaseException:
             # Give up (KeyboardInterrupt, a deadlock abort): once we hold our own
@@ -94,11 +97,11 @@ class _Sleeper:
                 wake.acquire()
                 if self.relay is not None:
                     self.relay.wake.release()
-                    blocking.wake()
+                    blocking.wake(self.relay)
             raise
         if self.relay is not None:
             self.relay.wake.release()
-            blocking.wake()
+            blocking.wake(self.relay)
         if self.vc_in is not None:
             engine.acquire_clock(self.vc_in)
 
@@ -119,7 +122,7 @@ def _wake(sl: _Sleeper) -> int:
     """
     wake = sl.wake
     wake.release()
-    blocking.wake()
+    blocking.wake(sl)
     recent = _recent
     crowd = len(recent) == _CROWD and not recent[0].locked()
     recent.append(wake)
@@ -137,7 +140,7 @@ def wake_all(sleepers: List[_Sleeper]) -> None:
         for a, b in zip(sleepers, sleepers[1:], strict=False):
             a.relay = b
         sleepers[0].wake.release()
-        blocking.wake()
+        blocking.wake(sleepers[0])
 
 
 def _compact(q: Deque[TEntry]) -> int:
