@@ -284,3 +284,17 @@ def test_woken_thread_is_not_a_leak(tmp_path):
         """)
         assert res.returncode == 0, res.stderr
         assert res.leaks == []
+
+
+def test_unrelated_wakeups_do_not_hide_a_deadlock(tmp_path):
+    res, _ = _deadlock(tmp_path, """
+        import threading
+        ev = threading.Event()
+        threading.Thread(target=ev.wait, name="waiter").start()
+        lock = threading.Lock()
+        for _ in range(3):
+            with lock:      # releases: wake-ups, but not of the event
+                pass
+    """)
+    threads = {t["thread"]: t["blocked_in"] for t in res.report["deadlock"]["threads"]}
+    assert threads == {"MainThread": "Thread.join", "waiter": "Event.wait"}
