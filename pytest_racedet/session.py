@@ -263,7 +263,7 @@ def _where(rec: Record) -> Optional[Frame]:
 
 
 # --------------------------------------------------------------------------
-# Small patches of the core's behaviour (see the requests in docs/pytest.md)
+# The plugin's widening of the core's behaviour
 
 
 def _interruptible(ts: Any) -> bool:
