@@ -14,6 +14,16 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _cores() -> List[str]:
+    """Both access cores when the compiled one is built (race suites run on each)."""
+    import importlib.util
+
+    return ["c", "py"] if importlib.util.find_spec("racedet._access") is not None else ["py"]
+
+
+CORES = _cores()
+
+
 @dataclass
 class Result:
     """What one run produced: exit status, output and the JSON report."""

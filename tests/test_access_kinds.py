@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import line_of, run_racedet
+from helpers import CORES, line_of, run_racedet
 
 # A prelude every program gets: ``two(a, b)`` runs a() in one thread, then b()
 # in another thread once a() returned, with no happens-before edge between them.
@@ -309,10 +309,11 @@ def _program(body: str) -> str:
     return PRELUDE + textwrap.dedent(body)
 
 
+@pytest.mark.parametrize("core", CORES)
 @pytest.mark.parametrize("name", sorted(RACES))
-def test_race(tmp_path, name):
+def test_race(tmp_path, name, core):
     src = _program(RACES[name])
-    res = run_racedet(tmp_path, src)
+    res = run_racedet(tmp_path, src, extra_env={"RACEDET_CORE": core})
     assert res.returncode == 66, res.stderr
     lines = [i for i, ln in enumerate(src.lstrip("\n").splitlines(), 1) if ln.rstrip().endswith("# R")]
     pair = tuple(sorted(lines * 2 if len(lines) == 1 else lines))
@@ -321,9 +322,10 @@ def test_race(tmp_path, name):
     assert "racedet: found 1 data race(s)" in res.stderr
 
 
+@pytest.mark.parametrize("core", CORES)
 @pytest.mark.parametrize("name", sorted(NO_RACES))
-def test_no_race(tmp_path, name):
-    res = run_racedet(tmp_path, _program(NO_RACES[name]))
+def test_no_race(tmp_path, name, core):
+    res = run_racedet(tmp_path, _program(NO_RACES[name]), extra_env={"RACEDET_CORE": core})
     assert res.races == [], res.stderr
     assert res.returncode == 0, res.stderr
     assert "DATA RACE" not in res.stderr

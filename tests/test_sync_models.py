@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from helpers import run_racedet
+from helpers import CORES, run_racedet
 
 PRELUDE = """
 import _thread, threading, queue, concurrent.futures as cf
@@ -455,17 +455,19 @@ def _program(body: str) -> str:
     return PRELUDE + textwrap.dedent(body)
 
 
+@pytest.mark.parametrize("core", CORES)
 @pytest.mark.parametrize("name", sorted(NO_RACES))
-def test_no_race(tmp_path, name):
-    res = run_racedet(tmp_path, _program(NO_RACES[name]))
+def test_no_race(tmp_path, name, core):
+    res = run_racedet(tmp_path, _program(NO_RACES[name]), extra_env={"RACEDET_CORE": core})
     assert res.races == [], res.stderr
     assert res.returncode == 0, res.stderr
 
 
+@pytest.mark.parametrize("core", CORES)
 @pytest.mark.parametrize("name", sorted(RACES))
-def test_race(tmp_path, name):
+def test_race(tmp_path, name, core):
     src = _program(RACES[name])
-    res = run_racedet(tmp_path, src)
+    res = run_racedet(tmp_path, src, extra_env={"RACEDET_CORE": core})
     lines = [i for i, ln in enumerate(src.lstrip("\n").splitlines(), 1) if ln.rstrip().endswith("# R")]
     assert res.race_lines() == [tuple(sorted(lines))], res.stderr
     assert res.returncode == 66, res.stderr
