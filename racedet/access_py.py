@@ -183,28 +183,16 @@ def _named(holder, key, site, lk, write, read):
         _write(ts, vs, site, lk, holder, key)
 
 
-def rd_global(g: dict, name: str, site: tuple) -> None:
-    if ACTIVE:
-        try:
-            _named(g, name, site, LOC_GLOBAL, False, True)
-        except Exception:  # pragma: no cover
-            _internal_error()
-
-
-def wr_global(g: dict, name: str, site: tuple) -> None:
-    if ACTIVE:
-        try:
-            _named(g, name, site, LOC_GLOBAL, True, False)
-        except Exception:  # pragma: no cover
-            _internal_error()
-
-
-def rmw_global(g: dict, name: str, site: tuple) -> None:
-    if ACTIVE:
-        try:
-            _named(g, name, site, LOC_GLOBAL, True, True)
-        except Exception:  # pragma: no cover
-            _internal_error()
+def _name_hook(work, lk, write, read, doc):
+    """A hook for a named location (``global n``, a cell): returns None, for ``(hook(...) or n)``."""
+    def hook(holder: Any, name: str, site: tuple) -> None:
+        if ACTIVE:
+            try:
+                work(holder, name, site, lk, write, read)
+            except Exception:  # pragma: no cover
+                _internal_error()
+    hook.__doc__ = doc
+    return hook
 
 
 def cellof(fn: Any) -> Any:
@@ -213,7 +201,7 @@ def cellof(fn: Any) -> Any:
     return c[0] if c else None
 
 
-def _cell(cell, desc, site, write, read):
+def _cell(cell, desc, site, lk, write, read):
     if cell is None:
         return
     ts = _tls.ts or _adopt()
@@ -230,28 +218,12 @@ def _cell(cell, desc, site, write, read):
         _write(ts, vs, site, LOC_CELL, cell, desc)
 
 
-def rd_cell(cell: Any, desc: str, site: tuple) -> None:
-    if ACTIVE:
-        try:
-            _cell(cell, desc, site, False, True)
-        except Exception:  # pragma: no cover
-            _internal_error()
-
-
-def wr_cell(cell: Any, desc: str, site: tuple) -> None:
-    if ACTIVE:
-        try:
-            _cell(cell, desc, site, True, False)
-        except Exception:  # pragma: no cover
-            _internal_error()
-
-
-def rmw_cell(cell: Any, desc: str, site: tuple) -> None:
-    if ACTIVE:
-        try:
-            _cell(cell, desc, site, True, True)
-        except Exception:  # pragma: no cover
-            _internal_error()
+rd_global = _name_hook(_named, LOC_GLOBAL, False, True, "Read of module global ``name`` (the module's ``__name__`` is ``holder``).")
+wr_global = _name_hook(_named, LOC_GLOBAL, True, False, "Write of module global ``name``.")
+rmw_global = _name_hook(_named, LOC_GLOBAL, True, True, "``global n; n += 1``: a read and a write.")
+rd_cell = _name_hook(_cell, LOC_CELL, False, True, "Read of a closure cell; ``name`` is its description.")
+wr_cell = _name_hook(_cell, LOC_CELL, True, False, "Write of a closure cell.")
+rmw_cell = _name_hook(_cell, LOC_CELL, True, True, "``nonlocal n; n += 1``: a read and a write.")
 
 
 # --------------------------------------------------------------------------
@@ -345,31 +317,21 @@ def _item(obj, key, site, read, write):
         _write(ts, vs, site, LOC_ITEM, obj, k)
 
 
-def rd_item(obj: Any, key: Any, site: tuple) -> Any:
-    if ACTIVE and _is_container(type(obj)):
-        try:
-            _item(obj, key, site, True, False)
-        except Exception:  # pragma: no cover
-            _internal_error()
-    return obj
+def _item_hook(read, write, doc):
+    def hook(obj: Any, key: Any, site: tuple) -> Any:
+        if ACTIVE and _is_container(type(obj)):
+            try:
+                _item(obj, key, site, read, write)
+            except Exception:  # pragma: no cover
+                _internal_error()
+        return obj
+    hook.__doc__ = doc
+    return hook
 
 
-def wr_item(obj: Any, key: Any, site: tuple) -> Any:
-    if ACTIVE and _is_container(type(obj)):
-        try:
-            _item(obj, key, site, False, True)
-        except Exception:  # pragma: no cover
-            _internal_error()
-    return obj
-
-
-def rmw_item(obj: Any, key: Any, site: tuple) -> Any:
-    if ACTIVE and _is_container(type(obj)):
-        try:
-            _item(obj, key, site, True, True)
-        except Exception:  # pragma: no cover
-            _internal_error()
-    return obj
+rd_item = _item_hook(True, False, "``obj[key]`` read: the item, and the contents as indexed.")
+wr_item = _item_hook(False, True, "``obj[key] = v`` or ``del obj[key]``.")
+rmw_item = _item_hook(True, True, "``obj[key] += v``: a read and a write of the item.")
 
 
 def _whole(obj, site, how):
@@ -380,44 +342,23 @@ def _whole(obj, site, how):
     _contents(ts, obj, sh, site, how)
 
 
-def rd_index(obj: Any, site: tuple) -> Any:
-    """``obj[key]`` read where the key cannot be evaluated twice: contents level only."""
-    if ACTIVE and _is_container(type(obj)):
-        try:
-            _whole(obj, site, INDEX_READ)
-        except Exception:  # pragma: no cover
-            _internal_error()
-    return obj
+def _contents_hook(how, doc):
+    def hook(obj: Any, site: tuple) -> Any:
+        if ACTIVE and _is_container(type(obj)):
+            try:
+                _whole(obj, site, how)
+            except Exception:  # pragma: no cover
+                _internal_error()
+        return obj
+    hook.__doc__ = doc
+    return hook
 
 
-def wr_index(obj: Any, site: tuple) -> Any:
-    """``obj[key] = v`` where the key cannot be evaluated twice: contents level only."""
-    if ACTIVE and _is_container(type(obj)):
-        try:
-            _whole(obj, site, ITEM_MUT)
-        except Exception:  # pragma: no cover
-            _internal_error()
-    return obj
-
-
-def rd_whole(obj: Any, site: tuple) -> Any:
-    """``len(obj)``, ``for x in obj``, ``x in obj``, ``list(obj)``: reads all the contents."""
-    if ACTIVE and _is_container(type(obj)):
-        try:
-            _whole(obj, site, WHOLE_READ)
-        except Exception:  # pragma: no cover
-            _internal_error()
-    return obj
-
-
-def mut_whole(obj: Any, site: tuple) -> Any:
-    """``obj[a:b] = seq`` or ``del obj[a:b]``: one atomic change of the contents."""
-    if ACTIVE and _is_container(type(obj)):
-        try:
-            _whole(obj, site, ATOMIC_MUT)
-        except Exception:  # pragma: no cover
-            _internal_error()
-    return obj
+rd_index = _contents_hook(INDEX_READ, "``obj[key]`` read where the key cannot be evaluated twice, "
+                                      "or ``x in obj``: contents level only.")
+wr_index = _contents_hook(ITEM_MUT, "``obj[key] = v`` where the key cannot be evaluated twice: contents level only.")
+rd_whole = _contents_hook(WHOLE_READ, "``len(obj)``, ``for x in obj``, ``list(obj)``: reads all the contents.")
+mut_whole = _contents_hook(ATOMIC_MUT, "``obj[a:b] = seq`` or ``del obj[a:b]``: one atomic change of the contents.")
 
 
 #: Container methods the rewriter routes through :func:`call_method`, by kind.
