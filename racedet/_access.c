@@ -84,10 +84,11 @@ static PyTypeObject *ThreadState_type;
 static Py_ssize_t off_epoch, off_tid, off_vc, off_hval;
 
 static PyObject *s_ts, *s_epoch, *s_tid, *s_vc, *s_hval, *s_read, *s_write, *s_oid,
-    *s_history_size, *s_current_test, *s_closure;
+    *s_history_size, *s_current_test, *s_closure, *s_sweep_every, *s_sweep;
 static PyObject *ZERO, *MINUS_ONE;
 static PyObject *LOC[N_LOC];
-static long kind_weak = -1;            /* engine._KIND_WEAK */
+static long kind_weak = -1, kind_strong = -1, kind_ignore = -1;   /* engine._KIND_* */
+static PyObject *strong_list;          /* engine._strong (only ever changed in place) */
 
 /* ------------------------------------------------------------------------ */
 /* Errors: never into user code (access_py._internal_error). */
@@ -628,10 +629,11 @@ record_empty(PyObject *site, PyObject *test)
     return r;
 }
 
-/* engine.history_size and engine.current_test, read again only when the
+/* engine.history_size, engine.current_test and engine._SWEEP_EVERY, read again only when the
  * engine's globals changed (the dict's version before 3.12, a dict watcher
  * from 3.12 on). */
 static PyObject *g_test;              /* current_test (strong) */
+static Py_ssize_t g_sweep_every;      /* _SWEEP_EVERY */
 static int g_on;                      /* bool(history_size) */
 static Py_ssize_t g_limit;            /* history_size */
 #if PY_VERSION_HEX >= 0x030C0000
@@ -664,6 +666,15 @@ load_globals(void)
             PyErr_SetString(PyExc_AttributeError, "racedet.engine lost history_size or current_test");
         return -1;
     }
+    PyObject *every = PyDict_GetItemWithError(engine_dict, s_sweep_every);
+    if (every == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_AttributeError, "racedet.engine lost _SWEEP_EVERY");
+        return -1;
+    }
+    Py_ssize_t sweep_every = PyNumber_AsSsize_t(every, PyExc_OverflowError);
+    if (sweep_every == -1 && PyErr_Occurred())
+        return -1;
     Py_INCREF(hs);
     Py_INCREF(test);
     int on = PyObject_IsTrue(hs);
@@ -676,6 +687,7 @@ load_globals(void)
     Py_XSETREF(g_test, test);
     g_on = on;
     g_limit = limit;
+    g_sweep_every = sweep_every;
     G_FRESH();
     return 0;
 }
@@ -766,37 +778,67 @@ done:
 /* ------------------------------------------------------------------------ */
 /* Shadow memory */
 
-/* engine.new_shadow(obj), its weakly referenceable case here (the key in
- * ``shadow`` is then the very int id_key gives, so lookups compare by identity):
- * r = _Ref(obj, _on_death); r.oid = id(obj); sh = {REF: r}; shadow[id(obj)] = sh. */
+/* engine.new_shadow(obj) for the weak, strong and ignored kinds (modules go
+ * to the Python function).  The key in ``shadow`` is the very int id_key
+ * gives, so later lookups compare keys by identity. */
 static PyObject *
 make_shadow(PyObject *obj, PyObject *oid)
 {
     /* kind = _type_kind.get(t); if kind is None: kind = _classify(t) */
     PyTypeObject *t = Py_TYPE(obj);
-    PyObject *kind = PyDict_GetItemWithError(type_kind, (PyObject *)t);
-    if (kind != NULL)
-        Py_INCREF(kind);
-    else if (PyErr_Occurred() || (kind = PyObject_CallOneArg(classify_fn, (PyObject *)t)) == NULL)
+    PyObject *kobj = PyDict_GetItemWithError(type_kind, (PyObject *)t);
+    if (kobj != NULL)
+        Py_INCREF(kobj);
+    else if (PyErr_Occurred() || (kobj = PyObject_CallOneArg(classify_fn, (PyObject *)t)) == NULL)
         return NULL;
-    int weak = PyLong_CheckExact(kind) && PyLong_AsLong(kind) == kind_weak;
-    Py_DECREF(kind);
-    if (!weak || !PyType_SUPPORTS_WEAKREFS(t))
-        return PyObject_CallOneArg(new_shadow_fn, obj);   /* the other kinds, in Python */
-    PyObject *r = PyObject_CallFunctionObjArgs(Ref_type, obj, on_death, NULL);
-    if (r == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_TypeError))
-            return NULL;
-        PyErr_Clear();
-        return PyObject_CallOneArg(new_shadow_fn, obj);
-    }
+    long kind = PyLong_CheckExact(kobj) ? PyLong_AsLong(kobj) : -1;
+    Py_DECREF(kobj);
     PyObject *sh = NULL;
-    if (PyObject_SetAttr(r, s_oid, oid) == 0 && (sh = PyDict_New()) != NULL) {
-        if (PyDict_SetItem(sh, REF, r) < 0 || PyDict_SetItem(shadow, oid, sh) < 0)
-            Py_CLEAR(sh);
+    if (kind == kind_weak) {
+        /* r = _Ref(obj, _on_death) (a TypeError: strong after all); r.oid = oid;
+         * sh = {REF: r}; shadow[oid] = sh */
+        PyObject *r = PyObject_CallFunctionObjArgs(Ref_type, obj, on_death, NULL);
+        if (r == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_TypeError))
+                return NULL;
+            PyErr_Clear();
+            kind = kind_strong;
+        }
+        else {
+            if (PyObject_SetAttr(r, s_oid, oid) == 0 && (sh = PyDict_New()) != NULL) {
+                if (PyDict_SetItem(sh, REF, r) < 0 || PyDict_SetItem(shadow, oid, sh) < 0)
+                    Py_CLEAR(sh);
+            }
+            Py_DECREF(r);
+            return sh;
+        }
     }
-    Py_DECREF(r);
-    return sh;
+    if (kind == kind_strong) {
+        /* sh = {REF: obj}; shadow[oid] = sh; _strong.append(oid)
+         * if len(_strong) >= _SWEEP_EVERY: sweep() */
+        if (load_globals() < 0 || (sh = PyDict_New()) == NULL)
+            return NULL;
+        if (PyDict_SetItem(sh, REF, obj) < 0 || PyDict_SetItem(shadow, oid, sh) < 0
+                || PyList_Append(strong_list, oid) < 0) {
+            Py_DECREF(sh);
+            return NULL;
+        }
+        if (PyList_GET_SIZE(strong_list) >= g_sweep_every) {
+            PyObject *sweep = PyDict_GetItemWithError(engine_dict, s_sweep);
+            PyObject *res = sweep ? PyObject_CallNoArgs(sweep) : NULL;
+            if (res == NULL) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_AttributeError, "racedet.engine lost sweep");
+                Py_DECREF(sh);
+                return NULL;
+            }
+            Py_DECREF(res);
+        }
+        return sh;
+    }
+    if (kind == kind_ignore)
+        return Py_NewRef(IGNORED);
+    return PyObject_CallOneArg(new_shadow_fn, obj);   /* modules: their __dict__'s shadow */
 }
 
 /* sh = _shadow_get(id(obj)); if sh is None: sh = _new_shadow(obj).  New reference. */
@@ -978,10 +1020,48 @@ items_of(PyObject *d)
 
 /* ``for t, (oe, oh) in tuple(d.items()): if t != tid and (oe >> B) > vc.get(t, 0):
  *      _report(ts, kind, site, pkind, oe, oh, lk, obj, key)`` */
+/* Would the loop below report anything?  0: surely not; 1: maybe (or not
+ * sure: odd values); -1: error.  It runs no Python code and allocates no
+ * tracked object, so walking ``d`` in place is safe; it spares the snapshot
+ * in the common case where every entry happened before. */
+static int
+any_unordered(PyObject *d, tsinfo *ti)
+{
+    if (!PyDict_CheckExact(d) || !PyDict_CheckExact(ti->vc) || !PyLong_CheckExact(ti->tid))
+        return 1;
+    int o;
+    long long tid = PyLong_AsLongLongAndOverflow(ti->tid, &o);
+    if (o)
+        return 1;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (PyDict_Next(d, &pos, &k, &v)) {
+        if (!PyLong_CheckExact(k) || !PyTuple_CheckExact(v) || PyTuple_GET_SIZE(v) != 2
+                || !PyLong_CheckExact(PyTuple_GET_ITEM(v, 0)))
+            return 1;
+        int o1, o2;
+        long long t = PyLong_AsLongLongAndOverflow(k, &o1);
+        long long e = PyLong_AsLongLongAndOverflow(PyTuple_GET_ITEM(v, 0), &o2);
+        if (o1 || o2)
+            return 1;
+        if (t == tid)
+            continue;
+        long long c;
+        if (vc_get(ti->vc, t, &c) < 0)
+            return -1;
+        if ((e >> TID_BITS) > c)
+            return 1;
+    }
+    return 0;
+}
+
 static int
 report_unordered(PyObject *d, tsinfo *ti, PyObject *ts, PyObject *kind, PyObject *site,
                  PyObject *pkind, int lk, PyObject *obj, PyObject *key)
 {
+    int any = any_unordered(d, ti);
+    if (any <= 0)
+        return any;
     PyObject *items = items_of(d);
     if (items == NULL)
         return -1;
@@ -1826,6 +1906,8 @@ PyInit__access(void)
     INTERN(s_history_size, "history_size");
     INTERN(s_current_test, "current_test");
     INTERN(s_closure, "__closure__");
+    INTERN(s_sweep_every, "_SWEEP_EVERY");
+    INTERN(s_sweep, "sweep");
     if ((HV_KEY = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type)) == NULL)
         goto error;
     ZERO = PyLong_FromLong(0);
@@ -1872,12 +1954,24 @@ PyInit__access(void)
     if (slot_offset("epoch", &off_epoch) < 0 || slot_offset("tid", &off_tid) < 0
             || slot_offset("vc", &off_vc) < 0 || slot_offset("hval", &off_hval) < 0)
         goto error;
-    if ((tmp = get(engine, "_KIND_WEAK")) == NULL)
+    {
+        static const char *names[3] = {"_KIND_WEAK", "_KIND_STRONG", "_KIND_IGNORE"};
+        long *vals[3] = {&kind_weak, &kind_strong, &kind_ignore};
+        for (int i = 0; i < 3; i++) {
+            if ((tmp = get(engine, names[i])) == NULL)
+                goto error;
+            *vals[i] = PyLong_AsLong(tmp);
+            Py_CLEAR(tmp);
+            if (*vals[i] == -1 && PyErr_Occurred())
+                goto error;
+        }
+    }
+    if ((strong_list = get(engine, "_strong")) == NULL)
         goto error;
-    kind_weak = PyLong_AsLong(tmp);
-    Py_CLEAR(tmp);
-    if (kind_weak == -1 && PyErr_Occurred())
+    if (!PyList_CheckExact(strong_list)) {
+        PyErr_SetString(PyExc_ImportError, "racedet._access: engine._strong is not a list");
         goto error;
+    }
     for (int i = 0; i < N_LOC; i++) {
         static const char *names[N_LOC] = {"LOC_ATTR", "LOC_GLOBAL", "LOC_CELL", "LOC_ITEM", "LOC_CONTENTS"};
         if ((LOC[i] = get(engine, names[i])) == NULL)

@@ -382,6 +382,42 @@ def test_programs_report_the_same(tmp_path, name):
     assert got["c"] == got["py"]
 
 
+SHADOW_KINDS = """
+    import threading, types, json
+    from racedet import engine
+    from racedet.core import access as A
+    site = ("f.py", 1, "f", "f")
+    engine.adopt_current_thread(); engine.fork("other"); engine._set_active(True)
+    class O: pass
+    class Prim: pass
+    engine.register_ignored_type(Prim)
+    kept = []
+    for i in range(10000):        # strongly held shadows (lists), swept as they die
+        lst = [i]
+        A.wr_item(lst, 0, site)
+        if i % 3 == 0:
+            kept.append(lst)
+    objs = [O() for _ in range(100)]
+    for o in objs:
+        A.wr_attr(o, "x", site)
+    p, loc, mod = Prim(), threading.local(), types.ModuleType("m")
+    for x in (p, loc, mod):
+        A.wr_attr(x, "y", site); A.rd_attr(x, "y", site)
+    mod_sh = engine.new_shadow(mod)   # a module's shadow: found again, not made
+    print(json.dumps([engine.stats(), len(engine._strong), engine._SWEEP_EVERY,
+                      id(p) in engine.shadow, id(loc) in engine.shadow, id(mod) in engine.shadow,
+                      sorted(k for k in (mod_sh or {}) if isinstance(k, str))]))
+"""
+
+
+@needs_c
+def test_shadow_kinds_and_sweeps_as_python(tmp_path):
+    """Weak, strong (swept), ignored and module shadows are made as engine.new_shadow makes them."""
+    py, c = (json.loads(ok(run(SHADOW_KINDS, core, tmp_path))) for core in ("py", "c"))
+    assert c == py
+    assert py[0]["strongly_held"] < 10000
+
+
 # -- no leaks, no change in object lifetimes ---------------------------------
 
 LEAKS = """
