@@ -97,6 +97,19 @@ def test_locals_unchanged(tmp_path):
     """)
 
 
+def test_primitive_reprs_unchanged(tmp_path):
+    same_as_plain(tmp_path, """
+        import re, threading, queue
+        def show(x):
+            print(re.sub(r"0x[0-9a-f]+|owner=\\d+", "X", repr(x)))
+        lock, rlock = threading.Lock(), threading.RLock()
+        show(lock); show(rlock); rlock.acquire(); show(rlock); lock.acquire(); show(lock)
+        show(threading.Condition()); show(threading.Event()); show(threading.Semaphore(2))
+        show(threading.BoundedSemaphore()); show(threading.Barrier(2))
+        print(type(queue.Queue()).__name__, isinstance(lock, type(lock)))
+    """)
+
+
 def test_exit_status(tmp_path):
     same_as_plain(tmp_path, "import sys\nsys.exit(3)\n")
     same_as_plain(tmp_path, "import sys\nsys.exit('bye')\n")

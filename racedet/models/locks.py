@@ -147,9 +147,9 @@ class ModelLock:
     def _at_fork_reinit(self) -> None:
         self._lock._at_fork_reinit()
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # as CPython's, so the program's output does not change
         state = "locked" if self._lock.locked() else "unlocked"
-        return f"<{state} racedet Lock object at {hex(id(self))}>"
+        return f"<{state} _thread.lock object at {hex(id(self))}>"
 
 
 def _wait(what: str, lk: Any, timeout: float, owner: Any) -> bool:
@@ -271,9 +271,9 @@ class ModelRLock:
         self._owner = None
         self._count = 0
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> str:  # as CPython's
         state = "locked" if self._owner is not None else "unlocked"
-        return (f"<{state} racedet RLock object owner={self._owner} "
+        return (f"<{state} _thread.RLock object owner={self._owner or 0} "
                 f"count={self._count} at {hex(id(self))}>")
 
 
@@ -355,6 +355,8 @@ class ModelBoundedSemaphore(ModelSemaphore):
     def __init__(self, value: int = 1) -> None:
         super().__init__(value)
         self._initial_value = value
+
+    __repr__ = _orig["BoundedSemaphore"].__repr__
 
     def release(self, n: int = 1) -> None:
         if n < 1:
@@ -463,6 +465,14 @@ Event = _factory("Event", ModelEvent)
 Barrier = _factory("Barrier", ModelBarrier)
 
 MODEL_TYPES = (ModelLock, ModelRLock, ModelCondition, ModelSemaphore, ModelEvent, ModelBarrier)
+
+# The models print, and name themselves, as the classes they stand for: a
+# program that shows ``repr(event)`` or ``type(sem).__name__`` sees no change.
+for _model, _name in ((ModelCondition, "Condition"), (ModelSemaphore, "Semaphore"),
+                      (ModelBoundedSemaphore, "BoundedSemaphore"), (ModelEvent, "Event"),
+                      (ModelBarrier, "Barrier")):
+    _model.__module__ = "threading"
+    _model.__name__ = _model.__qualname__ = _name
 
 
 def install() -> None:
