@@ -328,7 +328,12 @@ def _on_death(r: _Ref) -> None:
 
 
 _strong: List[int] = []
-_SWEEP_EVERY = 4096
+#: Sweep after this many new strongly held shadows.  Kept small: a strongly
+#: held list or dict keeps its items alive too (a batch of messages handed
+#: between threads), so the delay must stay short; it grows with the number
+#: of survivors, which keeps the sweeping amortised O(1) per new shadow.
+_SWEEP_MIN = 64
+_SWEEP_EVERY = _SWEEP_MIN
 _ignored_types: set = set()
 _type_kind: Dict[type, int] = {}
 _KIND_WEAK, _KIND_STRONG, _KIND_IGNORE, _KIND_MODULE = 0, 1, 2, 3
@@ -393,25 +398,42 @@ def new_shadow(obj: Any) -> Dict[Any, Any]:
     return IGNORED
 
 
+_sweep_lock = _thread.allocate_lock()
+
+
 def sweep() -> None:
-    """Drop the shadows of strongly held objects that only the shadow still holds."""
+    """Drop the shadows of strongly held objects that only the shadow still holds.
+
+    One thread sweeps at a time (others go on); shadows made meanwhile are
+    appended behind the ones taken here and wait for the next sweep.
+    """
     global _SWEEP_EVERY
-    getrc = sys.getrefcount
-    keep = []
-    for oid in _strong:
-        sh = shadow.get(oid)
-        if sh is None:
-            continue
-        obj = sh.get(REF)
-        # References: the shadow dict, ``obj`` here, and getrefcount's argument.
-        if getrc(obj) <= 3:
-            del shadow[oid]
-        else:
-            keep.append(oid)
-        obj = None
-    _strong[:] = keep
-    # Sweep again when the survivors have doubled, so the cost stays amortised O(1).
-    _SWEEP_EVERY = max(4096, 2 * len(keep))
+    if not _sweep_lock.acquire(False):
+        return
+    try:
+        getrc = sys.getrefcount
+        n = len(_strong)
+        taken = _strong[:n]
+        del _strong[:n]
+        keep = []
+        for oid in taken:
+            sh = shadow.get(oid)
+            if sh is None:
+                continue
+            obj = sh.get(REF)
+            if isinstance(obj, _Ref):
+                continue  # the address now belongs to a weakly held object
+            # References: the shadow dict, ``obj`` here, and getrefcount's argument.
+            if getrc(obj) <= 3:
+                shadow.pop(oid, None)
+            else:
+                keep.append(oid)
+            obj = None
+        _strong.extend(keep)
+        # Sweep again when the survivors have doubled, so the cost stays amortised O(1).
+        _SWEEP_EVERY = max(_SWEEP_MIN, 2 * len(keep))
+    finally:
+        _sweep_lock.release()
 
 
 # --------------------------------------------------------------------------
