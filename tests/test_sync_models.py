@@ -310,6 +310,36 @@ NO_RACES = {
         f.add_done_callback(lambda fut: print(data.x))
         ex.shutdown()
     """,
+    "asyncio call_soon_threadsafe": """
+        import asyncio
+        async def main():
+            loop = asyncio.get_running_loop()
+            done = asyncio.Event()
+            def worker():
+                data.x = 1
+                loop.call_soon_threadsafe(lambda: (print(data.x), done.set()))
+            t = threading.Thread(target=worker); t.start()
+            await done.wait()
+            t.join()
+        asyncio.run(main())
+    """,
+    "asyncio to_thread and run_coroutine_threadsafe": """
+        import asyncio
+        def work():
+            data.y = 2
+            return 1
+        async def read():
+            return data.z
+        async def main():
+            await asyncio.to_thread(work)
+            print(data.y)
+            loop = asyncio.get_running_loop()
+            def other():
+                data.z = 3
+                print(asyncio.run_coroutine_threadsafe(read(), loop).result())
+            await asyncio.to_thread(other)
+        asyncio.run(main())
+    """,
     "executor exception": """
         def task():
             data.x = 1
@@ -435,6 +465,19 @@ RACES = {
             print(data.x)  # R
         t1 = threading.Thread(target=w1); t2 = threading.Thread(target=w2)
         t1.start(); t2.start(); t1.join(); t2.join()
+    """,
+    "asyncio without a hand-off": """
+        import asyncio
+        g = gate()
+        def worker():
+            data.x = 1  # R
+            g.release()
+        async def main():
+            t = threading.Thread(target=worker); t.start()
+            await asyncio.get_running_loop().run_in_executor(None, g.acquire)
+            print(data.x)  # R
+            t.join()
+        asyncio.run(main())
     """,
     "semaphore not acquired": """
         sem = threading.Semaphore(1)

@@ -1,4 +1,4 @@
-"""Synchronization models of the standard library: threading, queue, concurrent.futures.
+"""Synchronization models of the standard library: threading, queue, concurrent.futures, asyncio.
 
 ``install()`` patches them in place (before user code imports them);
 ``uninstall()`` restores the originals (the pytest plugin does, at the end).
@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from racedet.models import futures, locks, queues, threads
+from racedet.models import aio, futures, locks, queues, threads
 
 _installed = False
 
@@ -19,6 +19,7 @@ def install() -> None:
     threads.install()
     queues.install()
     futures.install()
+    aio.install()
     _installed = True
 
 
@@ -26,6 +27,7 @@ def uninstall() -> None:
     global _installed
     if not _installed:
         return
+    aio.uninstall()
     futures.uninstall()
     queues.uninstall()
     threads.uninstall()
