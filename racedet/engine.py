@@ -142,12 +142,22 @@ TRACKING = False
 
 
 class SyncVar:
-    """The clock a synchronization object carries from releasers to acquirers."""
+    """The clock a synchronization object carries from releasers to acquirers.
 
-    __slots__ = ("vc",)
+    ``tid`` is the thread that made ``vc`` by a plain release (0 after a merge
+    or never released): that thread skips the join when it acquires again,
+    since its own clock already covers ``vc`` (the common case of a lock
+    taken again by the thread that last held it).  A dict published by
+    :func:`release` is never changed afterwards, so acquiring it needs no
+    lock; :func:`release_merge` changes its dict in place, under the engine's
+    lock, and acquirers of a merged clock take that lock.
+    """
+
+    __slots__ = ("vc", "tid")
 
     def __init__(self) -> None:
         self.vc: Optional[TVectorClock] = None
+        self.tid = 0
 
     def __repr__(self) -> str:
         return f"<SyncVar |vc|={len(self.vc) if self.vc else 0}>"
@@ -155,11 +165,17 @@ class SyncVar:
 
 def acquire(sv: SyncVar) -> None:
     """The calling thread acquires ``sv``: everything released into it happens before now."""
-    vc = sv.vc
+    vc = sv.vc          # read before tid: see release_merge
     if vc:
         ts = _tls.ts or adopt_current_thread()
-        with _sync_lock:
-            join_into(ts.vc, sv.vc)  # type: ignore[arg-type]
+        owner = sv.tid
+        if owner == ts.tid:
+            return
+        if owner:
+            join_into(ts.vc, vc)
+        else:
+            with _sync_lock:
+                join_into(ts.vc, vc)
 
 
 def acquire_clock(vc: Optional[TVectorClock]) -> None:
@@ -173,28 +189,33 @@ def acquire_clock(vc: Optional[TVectorClock]) -> None:
 def release(sv: SyncVar) -> None:
     """The calling thread releases ``sv``: its clock replaces ``sv``'s."""
     ts = _tls.ts or adopt_current_thread()
-    with _sync_lock:
-        sv.vc = dict(ts.vc)
-        ts.tick()
+    sv.tid = 0
+    sv.vc = dict(ts.vc)
+    sv.tid = ts.tid
+    ts.tick()
 
 
 def release_merge(sv: SyncVar) -> None:
     """The calling thread releases ``sv`` without forgetting earlier releasers."""
     ts = _tls.ts or adopt_current_thread()
     with _sync_lock:
-        if sv.vc is None:
-            sv.vc = dict(ts.vc)
+        vc = sv.vc
+        if vc is None or sv.tid:
+            # A clock published by release() is never changed: merge into a copy.
+            vc = dict(vc) if vc else {}
+            join_into(vc, ts.vc)
+            sv.tid = 0          # before publishing: see acquire
+            sv.vc = vc
         else:
-            join_into(sv.vc, ts.vc)
+            join_into(vc, ts.vc)
         ts.tick()
 
 
 def snapshot() -> TVectorClock:
     """A copy of the calling thread's clock, as a release that a later acquire_clock takes."""
     ts = _tls.ts or adopt_current_thread()
-    with _sync_lock:
-        vc = dict(ts.vc)
-        ts.tick()
+    vc = dict(ts.vc)   # only its own thread changes ts.vc
+    ts.tick()
     return vc
 
 

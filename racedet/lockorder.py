@@ -62,7 +62,8 @@ def acquired(uid: int, desc: str) -> None:
             _check_cycle(h, uid)
         held.append((uid, desc, stack if stack is not None else _where(2)))
     else:
-        held.append((uid, desc, _where(2)))
+        f = sys._getframe(2)   # the user's acquire (or with statement) in the common case
+        held.append((uid, desc, ((f.f_code, f.f_lineno),)))
 
 
 def released(uid: int) -> None:

@@ -102,10 +102,11 @@ class _Factory(type):
 class ModelLock:
     """A ``threading.Lock`` whose release/acquire pairs are happens-before edges."""
 
-    __slots__ = ("_lock", "_sv", "_uid", "_desc", "__weakref__")
+    __slots__ = ("_lock", "_sv", "_uid", "_desc", "_cond", "__weakref__")
 
     def __init__(self, where: str = "") -> None:
         self._lock = _allocate_lock()
+        self._cond = False      # under a Condition: its waiters need wake-ups (no predicate)
         self._sv = engine.SyncVar()
         self._uid = lockorder.new_uid()
         self._desc = lockorder.describe("Lock", self._uid, self, where)
@@ -134,7 +135,8 @@ class ModelLock:
             lockorder.released(self._uid)
             engine.release(self._sv)
             self._lock.release()
-            blocking.wake(self)
+            if self._cond:
+                blocking.wake(self)
         else:
             self._lock.release()
 
@@ -179,10 +181,11 @@ class Lock(metaclass=_Factory):
 class ModelRLock:
     """A ``threading.RLock``: only the outermost acquire/release are edges."""
 
-    __slots__ = ("_lock", "_sv", "_owner", "_count", "_uid", "_desc", "__weakref__")
+    __slots__ = ("_lock", "_sv", "_owner", "_count", "_uid", "_desc", "_cond", "__weakref__")
 
     def __init__(self, where: str = "") -> None:
         self._lock = _RawRLock()
+        self._cond = False
         self._sv = engine.SyncVar()
         self._owner: Optional[int] = None
         self._count = 0
@@ -224,7 +227,8 @@ class ModelRLock:
                 lockorder.released(self._uid)
                 engine.release(self._sv)
                 self._lock.release()
-                blocking.wake(self)
+                if self._cond:
+                    blocking.wake(self)
                 return
         self._lock.release()
 
@@ -300,6 +304,8 @@ class ModelCondition(_orig["Condition"]):  # type: ignore[misc, valid-type]
     def __init__(self, lock: Any = None) -> None:
         if lock is None:
             lock = ModelRLock(_where(3))
+        if isinstance(lock, (ModelLock, ModelRLock)):
+            lock._cond = True
         super().__init__(lock)
 
     def wait(self, timeout: Optional[float] = None) -> bool:
