@@ -78,6 +78,54 @@ def _check_acquire_args(blocking_: bool, timeout: float) -> None:
         raise OverflowError("timeout value is too large")
 
 
+_tls = engine._tls
+_adopt = engine.adopt_current_thread
+_getframe = sys._getframe
+_join_into = engine.join_into
+
+
+def _took(lock: Any) -> None:
+    """``lock`` was just acquired (not re-entered): the edge, and the lock-order record.
+
+    Inlined from engine.acquire/lockorder.acquired: locks are on the hot
+    path of every locked update, and one thread-state lookup serves both.
+    """
+    ts = _tls.ts or _adopt()
+    sv = lock._sv
+    vc = sv.vc
+    if vc:
+        owner = sv.tid
+        if owner != ts.tid:
+            if owner:
+                _join_into(ts.vc, vc)
+            else:
+                engine.acquire(sv)
+    if ts.held:
+        lockorder.acquired(lock._uid, lock._desc)
+    else:
+        f = _getframe(2)
+        ts.held.append((lock._uid, lock._desc, ((f.f_code, f.f_lineno),)))
+
+
+def _leaving(lock: Any) -> None:
+    """``lock`` is about to be released for good: engine.release, and forget it as held."""
+    ts = _tls.ts or _adopt()
+    held = ts.held
+    if held and held[-1][0] == lock._uid:
+        held.pop()
+    else:
+        lockorder.released(lock._uid)
+    sv = lock._sv
+    sv.tid = 0
+    sv.vc = dict(ts.vc)
+    tid = ts.tid
+    sv.tid = tid
+    c = ts.clk + 1
+    ts.clk = c
+    ts.vc[tid] = c
+    ts.epoch = (c << engine.TID_BITS) | tid
+
+
 class _Factory(type):
     """Metaclass of the public names: calling makes a model (user code) or a raw primitive.
 
@@ -122,8 +170,7 @@ class ModelLock:
         else:
             ok = _wait("Lock.acquire", lk, timeout, self)
         if ok and engine.TRACKING:
-            engine.acquire(self._sv)
-            lockorder.acquired(self._uid, self._desc)
+            _took(self)
         return ok
 
     __enter__ = acquire
@@ -132,8 +179,7 @@ class ModelLock:
         if not self._lock.locked():
             self._lock.release()  # raises the real RuntimeError
         if engine.TRACKING:
-            lockorder.released(self._uid)
-            engine.release(self._sv)
+            _leaving(self)
             self._lock.release()
             if self._cond:
                 blocking.wake(self)
@@ -211,8 +257,7 @@ class ModelRLock:
             self._owner = me
             self._count = 1
             if engine.TRACKING:
-                engine.acquire(self._sv)
-                lockorder.acquired(self._uid, self._desc)
+                _took(self)
         return ok
 
     __enter__ = acquire
@@ -224,8 +269,7 @@ class ModelRLock:
         if self._count == 0:
             self._owner = None
             if engine.TRACKING:
-                lockorder.released(self._uid)
-                engine.release(self._sv)
+                _leaving(self)
                 self._lock.release()
                 if self._cond:
                     blocking.wake(self)
