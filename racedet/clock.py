@@ -18,32 +18,9 @@ TID_BITS = 32
 TID_MASK = (1 << TID_BITS) - 1
 
 
-def epoch(clock: int, tid: int) -> int:
-    return (clock << TID_BITS) | tid
-
-
-def epoch_tid(e: int) -> int:
-    return e & TID_MASK
-
-
-def epoch_clock(e: int) -> int:
-    return e >> TID_BITS
-
-
-def happens_before(e: int, vc: TVectorClock) -> bool:
-    """Is the access at epoch ``e`` ordered before a thread whose clock is ``vc``?"""
-    return (e >> TID_BITS) <= vc.get(e & TID_MASK, 0)
-
-
 def join_into(dst: TVectorClock, src: TVectorClock) -> None:
     """dst := dst ⊔ src (pointwise max)."""
     get = dst.get
     for t, c in src.items():
         if c > get(t, 0):
             dst[t] = c
-
-
-def leq(a: TVectorClock, b: TVectorClock) -> bool:
-    """a ⊑ b."""
-    get = b.get
-    return all(c <= get(t, 0) for t, c in a.items())

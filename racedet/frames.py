@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from types import FrameType
 from typing import Optional, Tuple
@@ -102,8 +101,3 @@ def trim_library_top(stack: TStack) -> TStack:
     while i < len(stack) - 1 and stack[i].file.startswith(_STDLIB):
         i += 1
     return stack[i:]
-
-
-def caller_stack(depth: int = 1, limit: int = 32) -> TStack:
-    """The user-facing stack of the caller of the caller (racedet frames skipped anyway)."""
-    return user_stack(sys._getframe(depth + 1), limit)
