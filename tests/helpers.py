@@ -7,9 +7,10 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -96,3 +97,21 @@ def line_of(source: str, marker: str) -> int:
         if marker in line:
             return i
     raise AssertionError(f"marker {marker!r} not in source")
+
+
+#: How long in-process tests wait for a thread or goroutine before failing.
+JOIN = 10.0
+
+
+def wait_until(pred: Callable[[], bool], timeout: float = JOIN) -> None:
+    """Poll ``pred`` until it holds (a test's safety net, never its synchronization)."""
+    deadline = time.monotonic() + timeout
+    while not pred():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.001)
+
+
+def joined(g: Any) -> None:
+    """Join a thread or goroutine, failing the test instead of hanging."""
+    g.join(JOIN)
+    assert not g.is_alive(), f"{g.name} did not finish"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Callable, List
+from typing import List
 
 import pytest
 
@@ -20,19 +20,7 @@ from racedet import (
     send,
 )
 
-JOIN = 10.0
-
-
-def wait_until(pred: Callable[[], bool], timeout: float = JOIN) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.001)
-
-
-def joined(g) -> None:  # type: ignore[no-untyped-def]
-    g.join(JOIN)
-    assert not g.is_alive(), f"{g.name} did not finish"
+from helpers import joined, wait_until  # noqa: E402
 
 
 # --------------------------------------------------------------------------
