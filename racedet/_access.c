@@ -423,35 +423,82 @@ code_hidden(PyCodeObject *code)
  * hashed), one table per ThreadState, held in a capsule in ts.hval. */
 
 #define HV_MAX 512            /* entries before the table is cleared, as engine.hist */
-#define HV_CAP 1024           /* slots: a power of two, > 2 * HV_MAX */
+#define HV_MIN_CAP 16         /* slots at first; doubled while more than half full */
 
 typedef struct { PyObject *site, *code, *test, *rec; int line; } hv_entry;
-typedef struct hv_table { hv_entry e[HV_CAP]; Py_ssize_t used; } hv_table;
+typedef struct hv_table { hv_entry *e; Py_ssize_t cap, used; } hv_table;
 
 static PyObject *HV_KEY;              /* key of the capsule in ts.hval */
+
+/* The test (a pytest node id, or None) is compared by value, as in
+ * engine.hist; the site and the code object by identity, as the constant
+ * tuple and the code of one source location are single objects. */
+static inline size_t
+test_hash(PyObject *test)
+{
+    if (PyUnicode_CheckExact(test))
+        return (size_t)PyObject_Hash(test);    /* cached in the str */
+    return (size_t)test >> 4;
+}
+
+static inline int
+same_test(PyObject *a, PyObject *b)
+{
+    if (a == b)
+        return 1;
+    return PyUnicode_CheckExact(a) && PyUnicode_CheckExact(b) && PyUnicode_Compare(a, b) == 0;
+}
+
+static inline size_t
+hv_hash(PyObject *site, PyObject *code, int line, PyObject *test)
+{
+    size_t h = (size_t)site >> 4;
+    h = h * 1000003u ^ ((size_t)code >> 4);
+    h = h * 1000003u ^ (size_t)(unsigned)line;
+    h = h * 1000003u ^ test_hash(test);
+    return h ^ (h >> 17);
+}
 
 static void
 hv_clear(hv_table *t)
 {
     /* Detach first: a decref may run code that comes back here. */
-    hv_entry *old = PyMem_Malloc(sizeof(t->e));
-    if (old == NULL) {
-        /* no memory for a copy: decref in place, entries already zeroed one by one */
-        for (Py_ssize_t i = 0; i < HV_CAP; i++) {
-            hv_entry x = t->e[i];
-            memset(&t->e[i], 0, sizeof(hv_entry));
-            Py_XDECREF(x.site); Py_XDECREF(x.code); Py_XDECREF(x.test); Py_XDECREF(x.rec);
-        }
-        t->used = 0;
-        return;
-    }
-    memcpy(old, t->e, sizeof(t->e));
-    memset(t->e, 0, sizeof(t->e));
-    t->used = 0;
-    for (Py_ssize_t i = 0; i < HV_CAP; i++) {
+    hv_entry *old = t->e;
+    Py_ssize_t n = t->cap;
+    t->e = NULL;
+    t->cap = t->used = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
         Py_XDECREF(old[i].site); Py_XDECREF(old[i].code); Py_XDECREF(old[i].test); Py_XDECREF(old[i].rec);
     }
     PyMem_Free(old);
+}
+
+/* Room for one more entry (the table may move).  0 or -1 (no memory). */
+static int
+hv_reserve(hv_table *t)
+{
+    if (2 * (t->used + 1) <= t->cap)
+        return 0;
+    Py_ssize_t cap = t->cap ? 2 * t->cap : HV_MIN_CAP;
+    hv_entry *e = PyMem_Calloc((size_t)cap, sizeof(hv_entry));
+    if (e == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t mask = (size_t)cap - 1;
+    for (Py_ssize_t i = 0; i < t->cap; i++) {
+        hv_entry *x = &t->e[i];
+        if (x->site == NULL)
+            continue;
+        size_t j = hv_hash(x->site, x->code, x->line, x->test) & mask;
+        while (e[j].site != NULL)
+            j = (j + 1) & mask;
+        e[j] = *x;
+    }
+    PyMem_Free(t->e);
+    t->e = e;
+    t->cap = cap;
+    return 0;
 }
 
 static void
@@ -462,16 +509,6 @@ hv_capsule_free(PyObject *cap)
         hv_clear(t);
         PyMem_Free(t);
     }
-}
-
-static inline size_t
-hv_hash(PyObject *site, PyObject *code, int line, PyObject *test)
-{
-    size_t h = (size_t)site >> 4;
-    h = h * 1000003u ^ ((size_t)code >> 4);
-    h = h * 1000003u ^ (size_t)(unsigned)line;
-    h = h * 1000003u ^ ((size_t)test >> 4);
-    return h ^ (h >> 17);
 }
 
 /* The table of thread state ``ts`` (borrowed: kept alive by its capsule). */
@@ -733,14 +770,17 @@ hist(PyObject *site, PyObject *ts)
     hv_table *t = hv_table_of(ts);
     if (t == NULL)
         goto done;
-    size_t mask = HV_CAP - 1, i = hv_hash(site, (PyObject *)bco, line, test) & mask;
-    while (t->e[i].site != NULL) {
-        hv_entry *x = &t->e[i];
-        if (x->site == site && x->code == (PyObject *)bco && x->line == line && x->test == test) {
-            res = Py_NewRef(x->rec);
-            goto done;
+    size_t h = hv_hash(site, (PyObject *)bco, line, test);
+    if (t->cap) {
+        size_t mask = (size_t)t->cap - 1, i = h & mask;
+        while (t->e[i].site != NULL) {
+            hv_entry *x = &t->e[i];
+            if (x->site == site && x->code == (PyObject *)bco && x->line == line && same_test(x->test, test)) {
+                res = Py_NewRef(x->rec);
+                goto done;
+            }
+            i = (i + 1) & mask;
         }
-        i = (i + 1) & mask;
     }
     /* miss: if len(cache) >= 512: cache.clear(); h = cache[key] = (site, capture_raw(back, n), test) */
     if (t->used >= HV_MAX)
@@ -754,7 +794,11 @@ hist(PyObject *site, PyObject *ts)
         goto done;
     /* capture_raw may have run Python code (frames.code_hidden): look again for a free slot */
     if (t == hv_table_of(ts) && t->used < HV_MAX) {
-        i = hv_hash(site, (PyObject *)bco, line, test) & mask;
+        if (hv_reserve(t) < 0) {
+            Py_CLEAR(res);
+            goto done;
+        }
+        size_t mask = (size_t)t->cap - 1, i = h & mask;
         while (t->e[i].site != NULL)
             i = (i + 1) & mask;
         hv_entry *x = &t->e[i];
