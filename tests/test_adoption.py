@@ -49,10 +49,10 @@ def test_adopt_with_a_baseline(tmp_path):
     assert green.returncode == 0, green.stderr
     assert "::error" not in green.stderr
     # 3. A new race: red, with an annotation on the new line only.
-    app.write_text("# one\n# two\n# three\n" + APP.format(new="\n        self.hits = self.value"))
+    app.write_text("# one\n# two\n# three\n" + APP.format(new="\n        self.hits += 1"))
     red = _run(tmp_path)
     assert red.returncode == 66, red.stderr
-    new_line = app.read_text().splitlines().index("        self.hits = self.value") + 1
+    new_line = app.read_text().splitlines().index("        self.hits += 1") + 1
     annotations = [ln for ln in red.stderr.splitlines() if ln.startswith("::error")]
     assert len(annotations) == 1, red.stderr
     assert annotations[0].startswith(f"::error file=app.py,line={new_line},title=DATA RACE::")
