@@ -45,7 +45,6 @@
 
 #if PY_VERSION_HEX >= 0x030C0000
 #define MY_ERR_FETCH(exc) ((exc) = PyErr_GetRaisedException())
-#define MY_ERR_RESTORE(exc) PyErr_SetRaisedException(exc)
 #endif
 
 /* Epochs are (clock << TID_BITS) | tid (racedet/clock.py). */
@@ -1864,15 +1863,6 @@ c_getattr(PyObject *m, PyObject *name)
     return NULL;
 }
 
-static PyObject *
-c_hist(PyObject *m, PyObject *const *a, Py_ssize_t n)
-{
-    /* engine.hist(site, ts) as this core computes it (for tests). */
-    if (n != 2 && !nargs_ok("_hist", n, 2))
-        return NULL;
-    return hist(a[0], a[1]);
-}
-
 #define FAST(NAME) {#NAME, (PyCFunction)(void (*)(void))c_##NAME, METH_FASTCALL, NULL}
 
 static PyMethodDef cellof_def = {
@@ -1888,7 +1878,6 @@ static PyMethodDef methods[] = {
     FAST(call_method),
     {"set_active", c_set_active, METH_O, "Switch the hooks on or off (engine.set_active_hook)."},
     {"_bound", c_bound, METH_O, "engine._on_bind entry: forget the cached thread state."},
-    {"_hist", (PyCFunction)(void (*)(void))c_hist, METH_FASTCALL, "engine.hist(site, ts), computed in C."},
     {"__getattr__", c_getattr, METH_O, NULL},
     {NULL, NULL, 0, NULL},
 };
