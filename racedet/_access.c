@@ -900,6 +900,11 @@ get_shadow(PyObject *obj)
     if (!PyErr_Occurred())
         sh = make_shadow(obj, oid);
     Py_DECREF(oid);
+    if (sh != NULL && !PyDict_Check(sh)) {
+        Py_DECREF(sh);
+        PyErr_SetString(PyExc_TypeError, "racedet: a shadow is not a dict");
+        return NULL;
+    }
     return sh;
 }
 
@@ -1297,10 +1302,6 @@ attr_access(PyObject *obj, PyObject *name, PyObject *site, int mode)
     PyObject *sh = get_shadow(obj);
     if (sh == NULL)
         goto done;
-    if (!PyDict_Check(sh)) {
-        PyErr_SetString(PyExc_TypeError, "racedet: a shadow is not a dict");
-        goto done;
-    }
     if (mode == M_RMW) {
         if (sh == IGNORED) {
             rc = 0;
@@ -1429,10 +1430,6 @@ named_access(PyObject *holder, PyObject *key, PyObject *desc, PyObject *site, in
     PyObject *sh = get_shadow(holder);
     if (sh == NULL)
         goto done;
-    if (!PyDict_Check(sh)) {
-        PyErr_SetString(PyExc_TypeError, "racedet: a shadow is not a dict");
-        goto done;
-    }
     if ((vs = get_state(sh, key)) == NULL)
         goto done;
     rc = rw_state(ts, vs, site, lk, holder, desc, mode);
@@ -1601,10 +1598,6 @@ item_access(PyObject *obj, PyObject *key, PyObject *site, int mode)
     PyObject *sh = get_shadow(obj);
     if (sh == NULL)
         goto done;
-    if (!PyDict_Check(sh)) {
-        PyErr_SetString(PyExc_TypeError, "racedet: a shadow is not a dict");
-        goto done;
-    }
     if ((k = item_key(obj, key)) == NULL)
         goto done;
     int write = mode & M_WRITE;
@@ -1636,10 +1629,7 @@ whole_access(PyObject *obj, PyObject *site, int how)
     PyObject *sh = get_shadow(obj);
     int rc = -1;
     if (sh != NULL) {
-        if (!PyDict_Check(sh))
-            PyErr_SetString(PyExc_TypeError, "racedet: a shadow is not a dict");
-        else
-            rc = contents(ts, obj, sh, site, how);
+        rc = contents(ts, obj, sh, site, how);
         Py_DECREF(sh);
     }
     Py_DECREF(ts);
