@@ -269,6 +269,34 @@ vc_get(PyObject *vc, long long t, long long *out)
     return 0;
 }
 
+/* Is time ``c`` of thread ``t`` later than what the base of clock ``vc``
+ * (its entry under key 0, see racedet.clock) knows?  1, 0 or -1.  Called
+ * only after the own entry failed to cover ``c``. */
+static int
+beyond_base(PyObject *vc, long long t, long long c)
+{
+    PyObject *base;
+    if (PyDict_CheckExact(vc)) {
+        base = PyDict_GetItemWithError(vc, ZERO);
+        if (base == NULL)
+            return PyErr_Occurred() ? -1 : 1;
+        Py_INCREF(base);
+    }
+    else {
+        base = PyObject_CallMethod(vc, "get", "O", ZERO);
+        if (base == NULL)
+            return -1;
+        if (base == Py_None) {
+            Py_DECREF(base);
+            return 1;
+        }
+    }
+    long long b;
+    int rc = vc_get(base, t, &b);
+    Py_DECREF(base);
+    return rc < 0 ? -1 : c > b;
+}
+
 /* d.get(k) as a new reference (NULL without error: missing). */
 static inline PyObject *
 dict_get(PyObject *d, PyObject *k)
@@ -948,9 +976,20 @@ unordered_py(PyObject *vc, PyObject *t, PyObject *e, PyObject *tid)
     PyObject *c = bits ? PyNumber_Rshift(e, bits) : NULL;
     PyObject *v = c ? PyObject_CallMethod(vc, "get", "OO", t, ZERO) : NULL;
     r = v ? PyObject_RichCompareBool(c, v, Py_GT) : -1;
+    Py_XDECREF(v);
+    if (r > 0) {   /* the own entry does not cover it: ask the base (racedet.clock.beyond) */
+        PyObject *base = PyObject_CallMethod(vc, "get", "O", ZERO);
+        if (base == NULL)
+            r = -1;
+        else if (base != Py_None) {
+            v = PyObject_CallMethod(base, "get", "OO", t, ZERO);
+            r = v ? PyObject_RichCompareBool(c, v, Py_GT) : -1;
+            Py_XDECREF(v);
+        }
+        Py_XDECREF(base);
+    }
     Py_XDECREF(bits);
     Py_XDECREF(c);
-    Py_XDECREF(v);
     return r;
 }
 
@@ -976,7 +1015,9 @@ unordered_t(PyObject *vc, PyObject *t, PyObject *e, PyObject *tid)
     long long c;
     if (vc_get(vc, tv, &c) < 0)
         return -1;
-    return (ev >> TID_BITS) > c;   /* >> floors on gcc/clang, as in Python */
+    if ((ev >> TID_BITS) <= c)   /* >> floors on gcc/clang, as in Python */
+        return 0;
+    return beyond_base(vc, tv, ev >> TID_BITS);
 }
 
 /* ``(e & M) != tid and (e >> B) > vc.get(e & M, 0)``: the same for a bare epoch. */
@@ -997,7 +1038,9 @@ unordered(PyObject *vc, PyObject *e, PyObject *tid)
             return 0;
         if (vc_get(vc, t, &c) < 0)
             return -1;
-        return (ev >> TID_BITS) > c;
+        if ((ev >> TID_BITS) <= c)
+            return 0;
+        return beyond_base(vc, t, ev >> TID_BITS);
     }
     PyObject *mask = PyLong_FromLongLong(TID_MASK);
     PyObject *t = mask ? PyNumber_And(e, mask) : NULL;
@@ -1097,8 +1140,11 @@ any_unordered(PyObject *d, tsinfo *ti)
         long long c;
         if (vc_get(ti->vc, t, &c) < 0)
             return -1;
-        if ((e >> TID_BITS) > c)
-            return 1;
+        if ((e >> TID_BITS) > c) {
+            int u = beyond_base(ti->vc, t, e >> TID_BITS);
+            if (u != 0)
+                return u;
+        }
     }
     return 0;
 }

@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from racedet import engine
-from racedet.clock import TID_BITS, TID_MASK
+from racedet.clock import TID_BITS, TID_MASK, beyond
 
 _tls = engine._tls
 _adopt = engine.adopt_current_thread
@@ -59,11 +59,11 @@ def _read(ts, vs, site, lk, obj, key):
     tid = ts.tid
     vc = ts.vc
     w = vs[0]
-    if w and (w & M) != tid and (w >> B) > vc.get(w & M, 0):
+    if w and (w & M) != tid and (w >> B) > vc.get(w & M, 0) and beyond(vc, w & M, w >> B):
         _report(ts, "read", site, "write", w, vs[1], lk, obj, key)
     r = vs[2]
     if r >= 0:
-        if r == 0 or (r & M) == tid or (r >> B) <= vc.get(r & M, 0):
+        if r == 0 or (r & M) == tid or (r >> B) <= vc.get(r & M, 0) or not beyond(vc, r & M, r >> B):
             vs[3] = _hist(site, ts)
             vs[2] = e
         else:
@@ -81,15 +81,15 @@ def _write(ts, vs, site, lk, obj, key):
     tid = ts.tid
     vc = ts.vc
     w = vs[0]
-    if w and (w & M) != tid and (w >> B) > vc.get(w & M, 0):
+    if w and (w & M) != tid and (w >> B) > vc.get(w & M, 0) and beyond(vc, w & M, w >> B):
         _report(ts, "write", site, "write", w, vs[1], lk, obj, key)
     r = vs[2]
     if r > 0:
-        if (r & M) != tid and (r >> B) > vc.get(r & M, 0):
+        if (r & M) != tid and (r >> B) > vc.get(r & M, 0) and beyond(vc, r & M, r >> B):
             _report(ts, "write", site, "read", r, vs[3], lk, obj, key)
     elif r < 0:
         for t, (re, rh) in tuple(vs[3].items()):
-            if t != tid and (re >> B) > vc.get(t, 0):
+            if t != tid and (re >> B) > vc.get(t, 0) and beyond(vc, t, re >> B):
                 _report(ts, "write", site, "read", re, rh, lk, obj, key)
     vs[1] = _hist(site, ts)
     vs[0] = e
@@ -278,7 +278,7 @@ def _contents(ts, obj, sh, site, how):
         d = cs[other]
         if d:
             for t, (oe, oh) in tuple(d.items()):
-                if t != tid and (oe >> B) > vc.get(t, 0):
+                if t != tid and (oe >> B) > vc.get(t, 0) and beyond(vc, t, oe >> B):
                     _report(ts, kind, site, "write" if _IS_WRITE[other] else "read",
                             oe, oh, LOC_CONTENTS, obj, None)
     mine[tid] = (e, _hist(site, ts))

@@ -22,7 +22,7 @@ import weakref
 from typing import Any, Callable, Dict, List, Optional
 
 from racedet import frames
-from racedet.clock import TID_BITS, TID_MASK, TVectorClock, join_into
+from racedet.clock import REBASE_AT, TID_BITS, TID_MASK, TVectorClock, join_into, rebased
 from racedet.model import Access, Frame, Race
 
 # --------------------------------------------------------------------------
@@ -186,11 +186,23 @@ def acquire_clock(vc: Optional[TVectorClock]) -> None:
             join_into(ts.vc, vc)
 
 
+def published(ts: ThreadState) -> TVectorClock:
+    """A copy of ``ts``'s clock to hand to other threads (the caller ticks after).
+
+    A clock with many own entries is frozen into a shared base first
+    (:func:`racedet.clock.rebased`), so the copy is a few entries long.
+    """
+    vc = ts.vc
+    if len(vc) > REBASE_AT and rebased(vc):
+        vc[ts.tid] = ts.clk
+    return dict(vc)
+
+
 def release(sv: SyncVar) -> None:
     """The calling thread releases ``sv``: its clock replaces ``sv``'s."""
     ts = _tls.ts or adopt_current_thread()
     sv.tid = 0
-    sv.vc = dict(ts.vc)
+    sv.vc = published(ts)
     sv.tid = ts.tid
     ts.tick()
 
@@ -214,7 +226,7 @@ def release_merge(sv: SyncVar) -> None:
 def snapshot() -> TVectorClock:
     """A copy of the calling thread's clock, as a release that a later acquire_clock takes."""
     ts = _tls.ts or adopt_current_thread()
-    vc = dict(ts.vc)   # only its own thread changes ts.vc
+    vc = published(ts)   # only its own thread changes ts.vc
     ts.tick()
     return vc
 
@@ -228,7 +240,7 @@ def fork(name: str, created_at: tuple = ()) -> ThreadState:
     global ACTIVE
     parent = _tls.ts or adopt_current_thread()
     with _sync_lock:
-        child = ThreadState(_new_tid(), dict(parent.vc), name)
+        child = ThreadState(_new_tid(), published(parent), name)
         parent.tick()
         threads_by_tid[child.tid] = child
     child.created_at = created_at

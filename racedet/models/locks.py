@@ -82,6 +82,7 @@ _tls = engine._tls
 _adopt = engine.adopt_current_thread
 _getframe = sys._getframe
 _join_into = engine.join_into
+_REBASE_AT = engine.REBASE_AT
 
 
 def _took(lock: Any) -> None:
@@ -117,7 +118,8 @@ def _leaving(lock: Any) -> None:
         lockorder.released(lock._uid)
     sv = lock._sv
     sv.tid = 0
-    sv.vc = dict(ts.vc)
+    vc = ts.vc
+    sv.vc = dict(vc) if len(vc) <= _REBASE_AT else engine.published(ts)
     tid = ts.tid
     sv.tid = tid
     c = ts.clk + 1
