@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from types import FrameType
+from types import FrameType, TracebackType
 from typing import Optional, Tuple
 
 from racedet import env
@@ -101,3 +101,37 @@ def trim_library_top(stack: TStack) -> TStack:
     while i < len(stack) - 1 and stack[i].file.startswith(_STDLIB):
         i += 1
     return stack[i:]
+
+
+def _own(tb: TracebackType) -> bool:
+    return tb.tb_frame.f_code.co_filename.startswith(RACEDET_DIR)
+
+
+def without_own_frames(exc: Optional[BaseException]) -> None:
+    """Drop racedet's own frames from the tracebacks of ``exc`` and its chained exceptions.
+
+    An exception raised through a model (``Queue.get`` timing out inside the
+    model's ``get``) passes a racedet frame; plain python would show only the
+    user's and the standard library's.  Python adds a frame to the traceback
+    as the exception leaves it, so the frame cannot be kept out at the raise:
+    it is taken out here, before the traceback is shown.  Other frames keep
+    their ``tb_lasti``, hence their carets.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        tb = exc.__traceback__
+        kept = []
+        dropped = False
+        while tb is not None:
+            if _own(tb):
+                dropped = True
+            else:
+                kept.append(tb)
+            tb = tb.tb_next
+        if dropped:
+            new = None
+            for t in reversed(kept):
+                new = TracebackType(new, t.tb_frame, t.tb_lasti, t.tb_lineno)
+            exc.__traceback__ = new
+        exc = exc.__cause__ or exc.__context__

@@ -126,6 +126,8 @@ def _print_exception(etype, value, tb, skip_all: bool = False) -> None:  # type:
     tb = _strip(tb, skip_all)
     if value is not None:
         value.__traceback__ = tb
+        frames.without_own_frames(value)
+        tb = value.__traceback__
     sys.last_type, sys.last_value, sys.last_traceback = etype, value, tb
     try:
         sys.excepthook(etype, value, tb)

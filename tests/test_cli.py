@@ -303,3 +303,52 @@ def test_report_json_is_valid_json_with_leaks(tmp_path):
     assert res.leaks[0]["blocked_in"] == "Event.wait"
     json.dumps(res.report)
 
+
+
+def test_queue_timeouts_and_full_identical(tmp_path):
+    # The queue models try a non-blocking put/get first: what a program sees
+    # (values, Empty/Full after a timeout, its traceback) must not change.
+    same_as_plain(tmp_path, """
+        import queue, threading
+        q = queue.Queue(1)
+        q.put(1)
+        try:
+            q.put(2, timeout=0.01)
+        except queue.Full as e:
+            print("full", repr(e), e.__context__)
+        print(q.get(), q.get(True, 1))  if False else print(q.get())
+        try:
+            q.get(timeout=0.01)
+        except queue.Empty as e:
+            print("empty", repr(e), e.__context__)
+        room, took = threading.Event(), threading.Event()
+        def consumer():
+            room.wait()
+            print("got", q.get())
+            took.set()
+        t = threading.Thread(target=consumer); t.start()
+        q.put("a")
+        room.set()
+        took.wait()
+        q.put("b", timeout=5)
+        print("left", q.get_nowait(), q.qsize())
+        t.join()
+        q.get(timeout=0.01)
+    """)
+
+
+def test_errors_raised_through_models_show_no_racedet_frame(tmp_path):
+    # RuntimeError from a model lock's release, in a thread and in the main
+    # thread: the tracebacks are plain python's, line for line.
+    same_as_plain(tmp_path, """
+        import threading
+        lock = threading.Lock()
+        def worker():
+            lock.release()
+        t = threading.Thread(target=worker, name="W")
+        t.start()
+        t.join()
+        def outer():
+            lock.release()
+        outer()
+    """)

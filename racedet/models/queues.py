@@ -71,9 +71,15 @@ class _ItemEdges:
         return item
 
     def get(self, block: bool = True, timeout: Optional[float] = None) -> Any:
-        if not block:
-            return super().get(False)  # type: ignore[misc]
         sup = super().get  # type: ignore[misc]
+        if not block:
+            return sup(False)
+        # An item is usually there: take it as a blocking get would, without
+        # the blocked-thread bookkeeping.
+        try:
+            return sup(False)
+        except queue.Empty:
+            pass
         box: list = []
 
         def w(t: Optional[float]) -> bool:
@@ -87,12 +93,16 @@ class _ItemEdges:
 
         if blocking.wait_for("Queue.get", w, timeout, lambda: self._qsize() > 0, self):  # type: ignore[attr-defined]
             return box[0]
-        raise queue.Empty
+        return sup(True, 0)  # timed out: raises Empty from queue.py, as plain python shows it
 
     def put(self, item: Any, block: bool = True, timeout: Optional[float] = None) -> None:
-        if not block or self.maxsize <= 0:  # type: ignore[attr-defined]
-            return super().put(item, block, timeout)  # type: ignore[misc]
         sup = super().put  # type: ignore[misc]
+        if not block or self.maxsize <= 0:  # type: ignore[attr-defined]
+            return sup(item, block, timeout)
+        try:  # there is usually room: no blocked-thread bookkeeping
+            return sup(item, False)
+        except queue.Full:
+            pass
 
         def w(t: Optional[float]) -> bool:
             try:
@@ -104,7 +114,7 @@ class _ItemEdges:
             return True
 
         if not blocking.wait_for("Queue.put", w, timeout, lambda: self._qsize() < self.maxsize, self):  # type: ignore[attr-defined]
-            raise queue.Full
+            sup(item, True, 0)  # timed out: raises Full from queue.py, as plain python shows it
 
     def task_done(self) -> None:
         """task_done -> the join() it releases (workers' results are then visible)."""

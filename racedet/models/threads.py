@@ -36,6 +36,15 @@ def _bootstrap_inner(self: threading.Thread) -> None:
     ts = getattr(self, "_racedet_ts", None)
     if ts is not None:
         engine.thread_begin(ts)
+    invoke = getattr(self, "_invoke_excepthook", None)
+    if invoke is not None:
+        def invoke_without_own_frames(thread: threading.Thread) -> None:
+            # What threading.excepthook shows is the exception being handled
+            # (its __traceback__ on 3.11+): racedet's frames are taken out.
+            frames.without_own_frames(sys.exc_info()[1])
+            invoke(thread)
+
+        self._invoke_excepthook = invoke_without_own_frames  # type: ignore[attr-defined]
     try:
         _orig_bootstrap_inner(self)
     finally:
