@@ -365,7 +365,7 @@ _strong: List[int] = []
 #: held list or dict keeps its items alive too (a batch of messages handed
 #: between threads), so the delay must stay short; it grows with the number
 #: of survivors, which keeps the sweeping amortised O(1) per new shadow.
-_SWEEP_MIN = 64
+_SWEEP_MIN = 8
 _SWEEP_EVERY = _SWEEP_MIN
 _ignored_types: set = set()
 _type_kind: Dict[type, int] = {}
