@@ -19,6 +19,10 @@
  *   - the first shadow of weakly referenceable objects (engine.new_shadow's
  *     common case) made here; every other kind goes to engine.new_shadow.
  *
+ * It also has the bookkeeping of the Lock and RLock models
+ * (racedet.models.locks._took_py/_leaving_py: the happens-before edge and
+ * the held-locks list), as took() and leaving(); see "Locks" below.
+ *
  * Reports (engine.report), adopting a thread (engine.adopt_current_thread),
  * the rare shadow kinds and the first sight of a code object
  * (frames.code_hidden) call the Python code, which then sees the user's
@@ -80,11 +84,18 @@ static PyObject *method_kinds;         /* access_py.METHOD_KINDS */
 static PyObject *ctypes_cache;         /* access_py._ctypes, this core's own */
 static PyObject *container_types;      /* (list, dict, set, bytearray, deque) */
 static PyTypeObject *ThreadState_type;
-static Py_ssize_t off_epoch, off_tid, off_vc, off_hval;
+static Py_ssize_t off_epoch, off_tid, off_vc, off_hval, off_clk, off_held;
+static PyTypeObject *SyncVar_type;     /* engine.SyncVar */
+static Py_ssize_t off_sv_vc, off_sv_tid;
+static PyObject *lockorder_dict;       /* racedet.lockorder.__dict__ */
+static PyObject *join_into_fn;         /* engine.join_into (racedet.clock.join_into) */
+static long long rebase_at;            /* engine.REBASE_AT */
 
 static PyObject *s_ts, *s_epoch, *s_tid, *s_vc, *s_hval, *s_read, *s_write, *s_oid,
     *s_history_size, *s_current_test, *s_closure, *s_sweep_every, *s_sweep;
-static PyObject *ZERO, *MINUS_ONE;
+static PyObject *s_clk, *s_held, *s__sv, *s__uid, *s__desc, *s_edges, *s_enabled, *s_acquired,
+    *s_released, *s_acquire, *s_published, *s_pop, *s_append;
+static PyObject *ZERO, *ONE, *MINUS_ONE;
 static PyObject *LOC[N_LOC];
 static long kind_weak = -1, kind_strong = -1, kind_ignore = -1;   /* engine._KIND_* */
 static PyObject *strong_list;          /* engine._strong (only ever changed in place) */
@@ -597,34 +608,56 @@ hv_table_of(PyObject *ts)
  * PyFrame_GetLineNumber scans the code's line table from its start, which
  * costs microseconds in a long function or module body; the caller of an
  * instrumented function sits at the same call for as long as it runs.  The
- * cache holds the code objects it names (at most LC_SIZE).  It is used only
- * when no trace function is set on the thread: a tracer may set f_lineno. */
+ * cache holds the code objects it names (at most LC_SIZE), and, once asked
+ * for, the one-frame stack ``((code, line),)`` of a lock taken there.  It is
+ * used only when no trace function is set on the thread: a tracer may set
+ * f_lineno. */
 
 #define LC_SIZE 1024
-static struct { PyObject *code; int lasti, line; } lc[LC_SIZE];
+static struct { PyObject *code, *stack; int lasti, line; } lc[LC_SIZE];
 
-static int
-frame_line(PyFrameObject *f, PyCodeObject *co)
+/* The line of suspended frame ``f`` running ``co`` in ``*line``, and the
+ * index of its cache entry (filled on a miss), or -1 when a tracer is set
+ * (nothing cached).  Freeing what a refilled entry held may run code that
+ * refills it again: callers check the entry before using it. */
+static Py_ssize_t
+lc_entry(PyFrameObject *f, PyCodeObject *co, int *line)
 {
 #if PY_VERSION_HEX >= 0x030B0000
-    if (PyThreadState_Get()->c_tracefunc != NULL)
-        return PyFrame_GetLineNumber(f);
+    if (PyThreadState_Get()->c_tracefunc != NULL) {
+        *line = PyFrame_GetLineNumber(f);
+        return -1;
+    }
     int lasti = PyFrame_GetLasti(f);
 #else
-    if (f->f_trace != NULL || PyThreadState_Get()->c_tracefunc != NULL)
-        return PyFrame_GetLineNumber(f);
+    if (f->f_trace != NULL || PyThreadState_Get()->c_tracefunc != NULL) {
+        *line = PyFrame_GetLineNumber(f);
+        return -1;
+    }
     int lasti = f->f_lasti;
 #endif
     size_t i = (((size_t)co >> 4) ^ (size_t)(unsigned)lasti * 2654435761u) & (LC_SIZE - 1);
-    if (lc[i].code == (PyObject *)co && lc[i].lasti == lasti)
-        return lc[i].line;
-    int line = PyFrame_GetLineNumber(f);
-    PyObject *old = lc[i].code;
+    if (lc[i].code == (PyObject *)co && lc[i].lasti == lasti) {
+        *line = lc[i].line;
+        return (Py_ssize_t)i;
+    }
+    *line = PyFrame_GetLineNumber(f);
+    PyObject *old = lc[i].code, *old_stack = lc[i].stack;
     Py_INCREF(co);
     lc[i].code = (PyObject *)co;
     lc[i].lasti = lasti;
-    lc[i].line = line;
+    lc[i].line = *line;
+    lc[i].stack = NULL;
     Py_XDECREF(old);
+    Py_XDECREF(old_stack);
+    return (Py_ssize_t)i;
+}
+
+static inline int
+frame_line(PyFrameObject *f, PyCodeObject *co)
+{
+    int line;
+    lc_entry(f, co, &line);
     return line;
 }
 
@@ -1683,6 +1716,649 @@ whole_access(PyObject *obj, PyObject *site, int how)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Locks: racedet.models.locks._took_py and _leaving_py in C.
+ *
+ * Every first acquisition and final release of a modelled Lock or RLock
+ * comes here, so they are on the path of every locked update.  What is
+ * faster than the Python functions:
+ *
+ *   - the slots of ThreadState and SyncVar read and written through the
+ *     member descriptors' offsets (found at import), when the objects are
+ *     of exactly those types (others go through getattr/setattr);
+ *   - the join of a clock published by a plain release (clock.join_into) in C;
+ *   - for a lock taken while others are held, the common case where every
+ *     (held, taken) pair is already an edge of the lock-order graph: nothing
+ *     is added to the graph, so the held entry is appended here, with the
+ *     frame lockorder._where(2) would find.
+ *
+ * The rest calls the Python code it stands for: engine.acquire for a merged
+ * clock (it takes the engine's lock), engine.published for a clock to rebase,
+ * lockorder.acquired for a new edge (it checks for cycles) and
+ * lockorder.released for a release out of LIFO order.
+ *
+ * The frames: took() and leaving() are called by the model's acquire and
+ * release and, being C functions, have no frame of their own: the frame
+ * that called took() (PyEval_GetFrame) is _took_py's ``_getframe(1)``, and
+ * _took_py's ``_getframe(2)`` is that frame's caller.
+ *
+ * Errors propagate, as they would from the Python functions. */
+
+/* ``a <op> b`` as Python evaluates it (no identity shortcut): exact ints in C.  1, 0 or -1. */
+static int
+py_cmp(PyObject *a, PyObject *b, int op)
+{
+    if (PyLong_CheckExact(a) && PyLong_CheckExact(b)) {
+        int oa, ob;   /* no error is possible for exact ints */
+        long long x = PyLong_AsLongLongAndOverflow(a, &oa);
+        long long y = PyLong_AsLongLongAndOverflow(b, &ob);
+        if (!oa && !ob) {
+            switch (op) {
+            case Py_EQ: return x == y;
+            case Py_NE: return x != y;
+            case Py_GT: return x > y;
+            default: break;
+            }
+        }
+    }
+    PyObject *r = PyObject_RichCompare(a, b, op);
+    if (r == NULL)
+        return -1;
+    int t = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return t;
+}
+
+/* The slots of a lock model: _sv, _uid and _desc, by type.
+ *
+ * ModelLock and ModelRLock are not known when this module is imported (their
+ * module imports it), so a type's offsets are found on first sight, from its
+ * member descriptors, and kept for as long as its version tag (reset by any
+ * change to the type or its bases) stays the same.  Other objects, and types
+ * with their own attribute lookup, are read with getattr. */
+enum { LS_SV, LS_UID, LS_DESC, N_LS };
+#define LT_SIZE 4
+static struct { PyTypeObject *tp; unsigned int tag; Py_ssize_t off[N_LS]; } lt[LT_SIZE];
+static int lt_next;
+static PyObject *ls_names[N_LS];
+
+static inline int
+tag_valid(PyTypeObject *tp, unsigned int tag)
+{
+#if PY_VERSION_HEX < 0x030C0000
+    if (!PyType_HasFeature(tp, Py_TPFLAGS_VALID_VERSION_TAG))
+        return 0;
+#endif
+    return tag != 0 && tp->tp_version_tag == tag;
+}
+
+/* Copy the slot offsets of ``obj``'s type into ``off``: 1, or 0 (use getattr). */
+static int
+lock_offsets(PyObject *obj, Py_ssize_t off[N_LS])
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    for (int k = 0; k < LT_SIZE; k++) {
+        if (lt[k].tp == tp && tag_valid(tp, lt[k].tag)) {
+            memcpy(off, lt[k].off, sizeof(lt[k].off));
+            return 1;
+        }
+    }
+    if (tp->tp_getattro != PyObject_GenericGetAttr)
+        return 0;
+    for (int n = 0; n < N_LS; n++) {
+        /* A member descriptor is a data descriptor: it wins over an instance __dict__. */
+        PyObject *d = _PyType_Lookup(tp, ls_names[n]);   /* borrowed; sets no error */
+        if (d == NULL || Py_TYPE(d) != &PyMemberDescr_Type
+                || ((PyMemberDescrObject *)d)->d_member->type != T_OBJECT_EX
+                || !PyType_IsSubtype(tp, PyDescr_TYPE(d)))
+            return 0;
+        off[n] = ((PyMemberDescrObject *)d)->d_member->offset;
+    }
+    unsigned int tag = tp->tp_version_tag;   /* given by the lookups above */
+    if (!tag_valid(tp, tag))
+        return 0;
+    int k = lt_next;
+    lt_next = (lt_next + 1) % LT_SIZE;
+    PyTypeObject *old = lt[k].tp;
+    Py_INCREF(tp);
+    lt[k].tp = tp;
+    lt[k].tag = tag;
+    memcpy(lt[k].off, off, sizeof(lt[k].off));
+    Py_XDECREF(old);
+    return 1;
+}
+
+/* Slot ``n`` of lock ``obj`` (offsets from lock_offsets, or NULL): a new reference. */
+static inline PyObject *
+lock_get(PyObject *obj, const Py_ssize_t *off, int n)
+{
+    if (off != NULL) {
+        PyObject *v = *(PyObject **)((char *)obj + off[n]);
+        if (v != NULL)
+            return Py_NewRef(v);
+    }
+    return PyObject_GetAttr(obj, ls_names[n]);   /* raises the AttributeError */
+}
+
+/* Slot ``off`` (named ``name``) of ``obj`` when it is exactly a ``tp``, else
+ * getattr: a new reference. */
+static inline PyObject *
+slot_get(PyObject *obj, PyTypeObject *tp, Py_ssize_t off, PyObject *name)
+{
+    if (Py_TYPE(obj) == tp) {
+        PyObject *v = *(PyObject **)((char *)obj + off);
+        if (v != NULL)
+            return Py_NewRef(v);
+    }
+    return PyObject_GetAttr(obj, name);
+}
+
+/* obj.name = v (v borrowed), through the slot when ``obj`` is exactly a ``tp``.  0 or -1. */
+static inline int
+slot_set(PyObject *obj, PyTypeObject *tp, Py_ssize_t off, PyObject *name, PyObject *v)
+{
+    if (Py_TYPE(obj) == tp) {
+        PyObject **p = (PyObject **)((char *)obj + off);
+        PyObject *old = *p;
+        *p = Py_NewRef(v);
+        Py_XDECREF(old);    /* last: freeing the old value may run code */
+        return 0;
+    }
+    return PyObject_SetAttr(obj, name, v);
+}
+
+/* ``for t, c in src.items(): if (not skip_base or t) and c > dst.get(t, 0): dst[t] = c``
+ * for two exact dicts.  Comparing exact ints runs no Python code; anything
+ * else may, so the entry is held meanwhile and a change of size is caught
+ * as Python's loop catches it. */
+static int
+join_entries(PyObject *dst, PyObject *src, int skip_base)
+{
+    Py_ssize_t pos = 0, n = PyDict_GET_SIZE(src);
+    PyObject *t, *c;
+    while (PyDict_Next(src, &pos, &t, &c)) {
+        int r = 1;
+        Py_INCREF(t);
+        Py_INCREF(c);
+        if (skip_base)
+            r = PyObject_IsTrue(t);
+        if (r > 0) {
+            PyObject *cur = PyDict_GetItemWithError(dst, t);
+            if (cur == NULL)
+                cur = PyErr_Occurred() ? NULL : ZERO;
+            if (cur == NULL)
+                r = -1;
+            else {
+                Py_INCREF(cur);
+                r = py_cmp(c, cur, Py_GT);
+                Py_DECREF(cur);
+                if (r > 0 && PyDict_SetItem(dst, t, c) < 0)
+                    r = -1;
+            }
+        }
+        Py_DECREF(t);
+        Py_DECREF(c);
+        if (r < 0)
+            return -1;
+        if (PyDict_GET_SIZE(src) != n) {
+            PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* clock._take_base(dst, base) for exact dicts: share ``base``, or fold the
+ * smaller of two bases in. */
+static int
+take_base(PyObject *dst, PyObject *base)
+{
+    /* mine = dst.get(BASE); if mine is base: return; if mine is None: dst[BASE] = base; return */
+    PyObject *mine = PyDict_GetItemWithError(dst, ZERO);
+    if (mine == NULL && PyErr_Occurred())
+        return -1;
+    if (mine == base)
+        return 0;
+    if (mine == NULL || mine == Py_None)
+        return PyDict_SetItem(dst, ZERO, base);
+    /* if len(base) >= len(mine): dst[BASE] = base; base = mine
+     * for t, c in base.items(): if c > get(t, 0): dst[t] = c
+     * ``mine`` is held: replacing it in dst may drop its last other reference. */
+    Py_INCREF(mine);
+    PyObject *fold = base;
+    int rc = 0;
+    if (PyDict_GET_SIZE(base) >= PyDict_GET_SIZE(mine)) {
+        rc = PyDict_SetItem(dst, ZERO, base);
+        fold = mine;
+    }
+    if (rc == 0)
+        rc = join_entries(dst, fold, 0);
+    Py_DECREF(mine);
+    return rc;
+}
+
+/* clock.join_into(dst, src): dst := dst ⊔ src.  In C for exact dicts with
+ * no base or a dict base on either side; the Python function otherwise
+ * (called before anything is changed, so it does all of the work). */
+static int
+join_into(PyObject *dst, PyObject *src)
+{
+    if (PyDict_CheckExact(dst) && PyDict_CheckExact(src)) {
+        /* base = src.get(BASE); if base is None: plain loop */
+        PyObject *base = PyDict_GetItemWithError(src, ZERO);
+        if (base == NULL && PyErr_Occurred())
+            return -1;
+        if (base == NULL || base == Py_None)
+            return join_entries(dst, src, 0);
+        PyObject *mine = PyDict_GetItemWithError(dst, ZERO);
+        if (mine == NULL && PyErr_Occurred())
+            return -1;
+        if (PyDict_CheckExact(base)
+                && (mine == NULL || mine == Py_None || mine == base || PyDict_CheckExact(mine))) {
+            /* _take_base(dst, base); then the loop without key BASE (``if t``) */
+            Py_INCREF(base);
+            int rc = take_base(dst, base);
+            if (rc == 0)
+                rc = join_entries(dst, src, 1);
+            Py_DECREF(base);
+            return rc;
+        }
+    }
+    PyObject *r = PyObject_CallFunctionObjArgs(join_into_fn, dst, src, NULL);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* ``module.name(a)`` or ``module.name(a, b)`` (b NULL: one argument), ``d`` being the
+ * module's dict: the function is looked up at each call, as Python code does. */
+static int
+call_in(PyObject *d, const char *modname, PyObject *name, PyObject *a, PyObject *b)
+{
+    PyObject *fn = PyDict_GetItemWithError(d, name);
+    if (fn == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_AttributeError, "module '%s' has no attribute %R", modname, name);
+        return -1;
+    }
+    Py_INCREF(fn);
+    PyObject *r = PyObject_CallFunctionObjArgs(fn, a, b, NULL);
+    Py_DECREF(fn);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* ``sys._getframe(depth)`` in the function that called this C function: a new reference. */
+static PyFrameObject *
+caller_frame(int depth)
+{
+    PyFrameObject *f = PyEval_GetFrame();
+    Py_XINCREF(f);
+    while (f != NULL && depth-- > 0) {
+        PyFrameObject *b = PyFrame_GetBack(f);
+        Py_DECREF(f);
+        f = b;
+    }
+    if (f == NULL)
+        PyErr_SetString(PyExc_ValueError, "call stack is not deep enough");
+    return f;
+}
+
+/* ``((f.f_code, f.f_lineno),)``: the one-frame stack of a held lock.  Steals ``f``.
+ * The tuple is kept with the frame's line in the line cache: a lock is
+ * taken again and again from the same line, and the stack is never changed. */
+static PyObject *
+one_frame(PyFrameObject *f)
+{
+    if (f == NULL)
+        return NULL;
+    PyCodeObject *co = PyFrame_GetCode(f);
+    int line;
+    Py_ssize_t i = lc_entry(f, co, &line);
+    PyObject *stack = NULL;
+    if (i >= 0 && lc[i].code == (PyObject *)co && lc[i].line == line && lc[i].stack != NULL)
+        stack = Py_NewRef(lc[i].stack);
+    else {
+        PyObject *lo = line_obj(line);
+        PyObject *pair = lo ? record_tuple(2, (PyObject *)co, lo, NULL) : NULL;
+        stack = pair ? PyTuple_Pack(1, pair) : NULL;
+        Py_XDECREF(pair);
+        Py_XDECREF(lo);
+        if (stack != NULL) {
+            PyObject_GC_UnTrack(stack);      /* as record tuples: it holds no container */
+            if (i >= 0 && lc[i].code == (PyObject *)co && lc[i].line == line && lc[i].stack == NULL)
+                lc[i].stack = Py_NewRef(stack);
+        }
+    }
+    Py_DECREF(co);
+    Py_DECREF(f);
+    return stack;
+}
+
+/* lockorder._where(2) as called in lockorder.acquired under _took_py: the
+ * innermost frame, from took()'s caller outward, whose code is not hidden
+ * (_took_py's own frame, which it starts from, is racedet's and hidden),
+ * as ((code, line),), or () when there is none. */
+static PyObject *
+where_shown(void)
+{
+    PyFrameObject *f = PyEval_GetFrame();
+    Py_XINCREF(f);
+    while (f != NULL) {
+        PyCodeObject *co = PyFrame_GetCode(f);
+        int h = code_hidden(co);
+        Py_DECREF(co);
+        if (h < 0) {
+            Py_DECREF(f);
+            return NULL;
+        }
+        if (!h)
+            return one_frame(f);
+        PyFrameObject *b = PyFrame_GetBack(f);
+        Py_DECREF(f);
+        f = b;
+    }
+    return PyTuple_New(0);
+}
+
+/* In lockorder.acquired's loop ``for h, hdesc, hstack in held: if h == uid or
+ * (h, uid) in edges: continue``, would every entry continue (no new edge)?
+ * 1 yes; 0 no, or odd values that lockorder.acquired must see; -1 error.
+ * Only exact ints and tuples are compared, so no Python code runs. */
+static int
+edges_known(PyObject *held, PyObject *uid, PyObject *edges)
+{
+    if (!PyList_CheckExact(held) || !PyDict_CheckExact(edges) || !PyLong_CheckExact(uid))
+        return 0;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(held); i++) {
+        PyObject *e = PyList_GET_ITEM(held, i);
+        if (!PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 3)
+            return 0;
+        PyObject *h = PyTuple_GET_ITEM(e, 0);
+        if (!PyLong_CheckExact(h))
+            return 0;
+        int same = py_cmp(h, uid, Py_EQ);
+        if (same < 0)
+            return -1;
+        if (same)
+            continue;
+        PyObject *key = PyTuple_Pack(2, h, uid);
+        if (key == NULL)
+            return -1;
+        int known = PyDict_Contains(edges, key);
+        Py_DECREF(key);
+        if (known <= 0)
+            return known;
+    }
+    return 1;
+}
+
+/* held.append((uid, desc, stack)) */
+static int
+held_append(PyObject *held, PyObject *uid, PyObject *desc, PyObject *stack)
+{
+    PyObject *e = PyTuple_Pack(3, uid, desc, stack);
+    if (e == NULL)
+        return -1;
+    int rc;
+    if (PyList_CheckExact(held))
+        rc = PyList_Append(held, e);
+    else {
+        PyObject *r = PyObject_CallMethodOneArg(held, s_append, e);
+        rc = r ? 0 : -1;
+        Py_XDECREF(r);
+    }
+    Py_DECREF(e);
+    return rc;
+}
+
+/* The held entry's stack when ``held`` is not empty, or NULL with ``*call``
+ * set when lockorder.acquired must run (a new edge, odd values).  A new reference. */
+static PyObject *
+nested_stack(PyObject *held, PyObject *uid, int *call)
+{
+    /* lockorder.acquired: if held and enabled: (the loop over held) ... else: (appends) */
+    PyObject *enabled = PyDict_GetItemWithError(lockorder_dict, s_enabled);
+    PyObject *edges = enabled ? PyDict_GetItemWithError(lockorder_dict, s_edges) : NULL;
+    if (edges == NULL) {
+        if (PyErr_Occurred())
+            return NULL;
+        *call = 1;          /* lockorder.acquired raises what Python raises */
+        return NULL;
+    }
+    Py_INCREF(edges);
+    Py_INCREF(enabled);     /* its __bool__ may run code */
+    int on = PyObject_IsTrue(enabled);
+    Py_DECREF(enabled);
+    PyObject *stack = NULL;
+    if (on == 0) {
+        /* its ``sys._getframe(2)`` is the frame that called took() */
+        stack = one_frame(caller_frame(0));
+    }
+    else if (on > 0) {
+        int known = edges_known(held, uid, edges);
+        if (known > 0)
+            stack = where_shown();   /* held.append((uid, desc, _where(2))) */
+        else if (known == 0)
+            *call = 1;
+    }
+    Py_DECREF(edges);
+    return stack;
+}
+
+/* locks._took_py(lock): ``lock`` was just acquired (not re-entered). */
+static PyObject *
+c_took(PyObject *m, PyObject *lock)
+{
+    PyObject *res = NULL, *sv = NULL, *vc = NULL, *owner = NULL, *tid = NULL, *tsvc = NULL,
+             *held = NULL, *uid = NULL, *desc = NULL, *stack = NULL;
+    Py_ssize_t offs[N_LS];
+    const Py_ssize_t *off = lock_offsets(lock, offs) ? offs : NULL;
+    PyObject *ts = get_ts();
+    if (ts == NULL)
+        return NULL;
+    /* sv = lock._sv; vc = sv.vc
+     * if vc: owner = sv.tid
+     *        if owner != ts.tid: _join_into(ts.vc, vc) if owner else engine.acquire(sv) */
+    if ((sv = lock_get(lock, off, LS_SV)) == NULL
+            || (vc = slot_get(sv, SyncVar_type, off_sv_vc, s_vc)) == NULL)
+        goto done;
+    int truth = PyObject_IsTrue(vc);
+    if (truth < 0)
+        goto done;
+    if (truth) {
+        if ((owner = slot_get(sv, SyncVar_type, off_sv_tid, s_tid)) == NULL
+                || (tid = ts_get(ts, off_tid, s_tid)) == NULL)
+            goto done;
+        int other = py_cmp(owner, tid, Py_NE);
+        if (other < 0)
+            goto done;
+        if (other) {
+            int o = PyObject_IsTrue(owner);
+            if (o < 0)
+                goto done;
+            if (o) {
+                if ((tsvc = ts_get(ts, off_vc, s_vc)) == NULL || join_into(tsvc, vc) < 0)
+                    goto done;
+            }
+            else if (call_in(engine_dict, "racedet.engine", s_acquire, sv, NULL) < 0)
+                goto done;
+        }
+    }
+    /* if ts.held: lockorder.acquired(lock._uid, lock._desc)
+     * else: f = _getframe(2); ts.held.append((lock._uid, lock._desc, ((f.f_code, f.f_lineno),))) */
+    if ((held = ts_get(ts, off_held, s_held)) == NULL)
+        goto done;
+    int nested = PyObject_IsTrue(held);
+    if (nested < 0)
+        goto done;
+    if ((uid = lock_get(lock, off, LS_UID)) == NULL || (desc = lock_get(lock, off, LS_DESC)) == NULL)
+        goto done;
+    if (nested) {
+        int call = 0;
+        stack = nested_stack(held, uid, &call);
+        if (call) {
+            if (call_in(lockorder_dict, "racedet.lockorder", s_acquired, uid, desc) < 0)
+                goto done;
+            res = Py_NewRef(Py_None);
+            goto done;
+        }
+    }
+    else
+        stack = one_frame(caller_frame(1));
+    if (stack == NULL || held_append(held, uid, desc, stack) < 0)
+        goto done;
+    res = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(stack);
+    Py_XDECREF(desc);
+    Py_XDECREF(uid);
+    Py_XDECREF(held);
+    Py_XDECREF(tsvc);
+    Py_XDECREF(tid);
+    Py_XDECREF(owner);
+    Py_XDECREF(vc);
+    Py_XDECREF(sv);
+    Py_DECREF(ts);
+    return res;
+}
+
+/* ``held[-1][0] == uid`` for a non-empty ``held``: 1, 0 or -1. */
+static int
+held_on_top(PyObject *held, PyObject *uid)
+{
+    PyObject *last, *first;
+    if (PyList_CheckExact(held) && PyList_GET_SIZE(held) > 0)
+        last = Py_NewRef(PyList_GET_ITEM(held, PyList_GET_SIZE(held) - 1));
+    else if ((last = PyObject_GetItem(held, MINUS_ONE)) == NULL)
+        return -1;
+    if (PyTuple_CheckExact(last) && PyTuple_GET_SIZE(last) > 0)
+        first = Py_NewRef(PyTuple_GET_ITEM(last, 0));
+    else
+        first = PyObject_GetItem(last, ZERO);
+    Py_DECREF(last);
+    if (first == NULL)
+        return -1;
+    int r = py_cmp(first, uid, Py_EQ);
+    Py_DECREF(first);
+    return r;
+}
+
+/* ``c + 1`` for a clock value: a new reference. */
+static PyObject *
+plus_one(PyObject *c)
+{
+    if (PyLong_CheckExact(c)) {
+        int o;
+        long long v = PyLong_AsLongLongAndOverflow(c, &o);
+        if (!o && v < LLONG_MAX)
+            return PyLong_FromLongLong(v + 1);
+    }
+    return PyNumber_Add(c, ONE);
+}
+
+/* ``(c << TID_BITS) | tid``: a new reference. */
+static PyObject *
+make_epoch(PyObject *c, PyObject *tid)
+{
+    if (PyLong_CheckExact(c) && PyLong_CheckExact(tid)) {
+        int oc, ot;
+        long long cv = PyLong_AsLongLongAndOverflow(c, &oc);
+        long long tv = PyLong_AsLongLongAndOverflow(tid, &ot);
+        if (!oc && !ot && cv >= 0 && cv < (1LL << (62 - TID_BITS)) && tv >= 0 && tv <= TID_MASK)
+            return PyLong_FromLongLong((cv << TID_BITS) | tv);
+    }
+    PyObject *bits = PyLong_FromLong(TID_BITS);
+    PyObject *hi = bits ? PyNumber_Lshift(c, bits) : NULL;
+    PyObject *e = hi ? PyNumber_Or(hi, tid) : NULL;
+    Py_XDECREF(bits);
+    Py_XDECREF(hi);
+    return e;
+}
+
+/* locks._leaving_py(lock): ``lock`` is about to be released for good. */
+static PyObject *
+c_leaving(PyObject *m, PyObject *lock)
+{
+    PyObject *res = NULL, *held = NULL, *uid = NULL, *sv = NULL, *vc = NULL, *pub = NULL,
+             *tid = NULL, *clk = NULL, *c = NULL, *epoch = NULL;
+    Py_ssize_t offs[N_LS];
+    const Py_ssize_t *off = lock_offsets(lock, offs) ? offs : NULL;
+    PyObject *ts = get_ts();
+    if (ts == NULL)
+        return NULL;
+    /* held = ts.held
+     * if held and held[-1][0] == lock._uid: held.pop() else: lockorder.released(lock._uid) */
+    if ((held = ts_get(ts, off_held, s_held)) == NULL)
+        goto done;
+    int top = PyObject_IsTrue(held);
+    if (top < 0 || (uid = lock_get(lock, off, LS_UID)) == NULL)
+        goto done;
+    if (top > 0 && (top = held_on_top(held, uid)) < 0)
+        goto done;
+    if (top) {
+        if (PyList_CheckExact(held)) {
+            Py_ssize_t n = PyList_GET_SIZE(held);
+            if (PyList_SetSlice(held, n - 1, n, NULL) < 0)
+                goto done;
+        }
+        else {
+            PyObject *r = PyObject_CallMethodNoArgs(held, s_pop);
+            if (r == NULL)
+                goto done;
+            Py_DECREF(r);
+        }
+    }
+    else if (call_in(lockorder_dict, "racedet.lockorder", s_released, uid, NULL) < 0)
+        goto done;
+    /* sv = lock._sv; sv.tid = 0
+     * vc = ts.vc; sv.vc = dict(vc) if len(vc) <= _REBASE_AT else engine.published(ts)
+     * tid = ts.tid; sv.tid = tid */
+    if ((sv = lock_get(lock, off, LS_SV)) == NULL
+            || slot_set(sv, SyncVar_type, off_sv_tid, s_tid, ZERO) < 0
+            || (vc = ts_get(ts, off_vc, s_vc)) == NULL)
+        goto done;
+    Py_ssize_t n = PyObject_Size(vc);
+    if (n < 0)
+        goto done;
+    if (n <= rebase_at)
+        pub = PyDict_CheckExact(vc) ? PyDict_Copy(vc) : PyObject_CallOneArg((PyObject *)&PyDict_Type, vc);
+    else {
+        PyObject *fn = PyDict_GetItemWithError(engine_dict, s_published);
+        if (fn == NULL && !PyErr_Occurred())
+            PyErr_SetString(PyExc_AttributeError, "module 'racedet.engine' has no attribute 'published'");
+        pub = fn ? PyObject_CallOneArg(fn, ts) : NULL;
+    }
+    if (pub == NULL || slot_set(sv, SyncVar_type, off_sv_vc, s_vc, pub) < 0
+            || (tid = ts_get(ts, off_tid, s_tid)) == NULL
+            || slot_set(sv, SyncVar_type, off_sv_tid, s_tid, tid) < 0)
+        goto done;
+    /* c = ts.clk + 1; ts.clk = c; ts.vc[tid] = c; ts.epoch = (c << TID_BITS) | tid */
+    if ((clk = ts_get(ts, off_clk, s_clk)) == NULL || (c = plus_one(clk)) == NULL
+            || slot_set(ts, ThreadState_type, off_clk, s_clk, c) < 0)
+        goto done;
+    Py_SETREF(vc, ts_get(ts, off_vc, s_vc));
+    if (vc == NULL || dict_set(vc, tid, c) < 0 || (epoch = make_epoch(c, tid)) == NULL
+            || slot_set(ts, ThreadState_type, off_epoch, s_epoch, epoch) < 0)
+        goto done;
+    res = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(epoch);
+    Py_XDECREF(c);
+    Py_XDECREF(clk);
+    Py_XDECREF(tid);
+    Py_XDECREF(pub);
+    Py_XDECREF(vc);
+    Py_XDECREF(sv);
+    Py_XDECREF(uid);
+    Py_XDECREF(held);
+    Py_DECREF(ts);
+    return res;
+}
+
+/* ------------------------------------------------------------------------ */
 /* The module's functions */
 
 static int
@@ -1912,6 +2588,8 @@ static PyMethodDef methods[] = {
     FAST(rd_item), FAST(wr_item), FAST(rmw_item),
     FAST(rd_index), FAST(wr_index), FAST(rd_whole), FAST(mut_whole),
     FAST(call_method),
+    {"took", c_took, METH_O, "racedet.models.locks._took_py: a modelled lock was just acquired (not re-entered)."},
+    {"leaving", c_leaving, METH_O, "racedet.models.locks._leaving_py: a modelled lock is about to be released for good."},
     {"set_active", c_set_active, METH_O, "Switch the hooks on or off (engine.set_active_hook)."},
     {"_bound", c_bound, METH_O, "engine._on_bind entry: forget the cached thread state."},
     {"__getattr__", c_getattr, METH_O, NULL},
@@ -1934,9 +2612,9 @@ get(PyObject *mod, const char *name)
 }
 
 static int
-slot_offset(const char *name, Py_ssize_t *off)
+slot_offset(PyTypeObject *tp, const char *name, Py_ssize_t *off)
 {
-    PyObject *d = PyObject_GetAttrString((PyObject *)ThreadState_type, name);
+    PyObject *d = PyObject_GetAttrString((PyObject *)tp, name);
     if (d == NULL)
         return -1;
     int ok = Py_TYPE(d) == &PyMemberDescr_Type
@@ -1945,7 +2623,7 @@ slot_offset(const char *name, Py_ssize_t *off)
         *off = ((PyMemberDescrObject *)d)->d_member->offset;
     Py_DECREF(d);
     if (!ok) {
-        PyErr_Format(PyExc_ImportError, "racedet._access: ThreadState.%s is not a slot", name);
+        PyErr_Format(PyExc_ImportError, "racedet._access: %s.%s is not a slot", tp->tp_name, name);
         return -1;
     }
     return 0;
@@ -1977,11 +2655,28 @@ PyInit__access(void)
     INTERN(s_closure, "__closure__");
     INTERN(s_sweep_every, "_SWEEP_EVERY");
     INTERN(s_sweep, "sweep");
+    INTERN(s_clk, "clk");
+    INTERN(s_held, "held");
+    INTERN(s__sv, "_sv");
+    INTERN(s__uid, "_uid");
+    INTERN(s__desc, "_desc");
+    ls_names[LS_SV] = Py_NewRef(s__sv);
+    ls_names[LS_UID] = Py_NewRef(s__uid);
+    ls_names[LS_DESC] = Py_NewRef(s__desc);
+    INTERN(s_edges, "edges");
+    INTERN(s_enabled, "enabled");
+    INTERN(s_acquired, "acquired");
+    INTERN(s_released, "released");
+    INTERN(s_acquire, "acquire");
+    INTERN(s_published, "published");
+    INTERN(s_pop, "pop");
+    INTERN(s_append, "append");
     if ((HV_KEY = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type)) == NULL)
         goto error;
     ZERO = PyLong_FromLong(0);
+    ONE = PyLong_FromLong(1);
     MINUS_ONE = PyLong_FromLong(-1);
-    if (ZERO == NULL || MINUS_ONE == NULL)
+    if (ZERO == NULL || ONE == NULL || MINUS_ONE == NULL)
         goto error;
 
     engine = PyImport_ImportModule("racedet.engine");
@@ -2020,9 +2715,36 @@ PyInit__access(void)
     }
     ThreadState_type = (PyTypeObject *)tmp;
     tmp = NULL;
-    if (slot_offset("epoch", &off_epoch) < 0 || slot_offset("tid", &off_tid) < 0
-            || slot_offset("vc", &off_vc) < 0 || slot_offset("hval", &off_hval) < 0)
+    if (slot_offset(ThreadState_type, "epoch", &off_epoch) < 0
+            || slot_offset(ThreadState_type, "tid", &off_tid) < 0
+            || slot_offset(ThreadState_type, "vc", &off_vc) < 0
+            || slot_offset(ThreadState_type, "hval", &off_hval) < 0
+            || slot_offset(ThreadState_type, "clk", &off_clk) < 0
+            || slot_offset(ThreadState_type, "held", &off_held) < 0)
         goto error;
+    /* The lock models' bookkeeping (took, leaving): SyncVar's slots, the
+     * Python functions of the rare paths, and lockorder's globals. */
+    if ((tmp = get(engine, "SyncVar")) == NULL)
+        goto error;
+    if (!PyType_Check(tmp)) {
+        PyErr_SetString(PyExc_ImportError, "racedet._access: engine.SyncVar is not a class");
+        goto error;
+    }
+    SyncVar_type = (PyTypeObject *)tmp;
+    tmp = NULL;
+    if (slot_offset(SyncVar_type, "vc", &off_sv_vc) < 0 || slot_offset(SyncVar_type, "tid", &off_sv_tid) < 0)
+        goto error;
+    if ((join_into_fn = get(engine, "join_into")) == NULL || (tmp = get(engine, "REBASE_AT")) == NULL)
+        goto error;
+    rebase_at = PyLong_AsLongLong(tmp);
+    Py_CLEAR(tmp);
+    if (rebase_at == -1 && PyErr_Occurred())
+        goto error;
+    if ((tmp = PyImport_ImportModule("racedet.lockorder")) == NULL)
+        goto error;
+    lockorder_dict = PyModule_GetDict(tmp);
+    Py_INCREF(lockorder_dict);
+    Py_CLEAR(tmp);
     {
         static const char *names[3] = {"_KIND_WEAK", "_KIND_STRONG", "_KIND_IGNORE"};
         long *vals[3] = {&kind_weak, &kind_strong, &kind_ignore};

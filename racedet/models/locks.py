@@ -24,7 +24,7 @@ import sys
 import threading
 from typing import Any, Optional
 
-from racedet import blocking, engine, lockorder
+from racedet import blocking, core, engine, lockorder
 
 _orig = {
     "Lock": threading.Lock,
@@ -71,11 +71,24 @@ def _where(depth: int) -> str:
 
 def _check_acquire_args(blocking_: bool, timeout: float) -> None:
     if not blocking_ and timeout != -1:
+        _raise_as_raw(blocking_, timeout)
         raise ValueError("can't specify a timeout for a non-blocking call")
     if timeout < 0 and timeout != -1:
+        _raise_as_raw(blocking_, timeout)
         raise ValueError("timeout value must be positive")
     if timeout > TIMEOUT_MAX:
+        _raise_as_raw(blocking_, timeout)
         raise OverflowError("timeout value is too large")
+
+
+def _raise_as_raw(blocking_: bool, timeout: float) -> None:
+    """Raise the error a raw lock raises for these arguments, in this Python's words.
+
+    The messages differ between versions and platforms ("timeout value must
+    be a non-negative number" in 3.13, "timestamp out of range for platform
+    time_t").  A new, unlocked lock never blocks if it does not raise.
+    """
+    _allocate_lock().acquire(blocking_, timeout)
 
 
 _tls = engine._tls
@@ -83,13 +96,15 @@ _adopt = engine.adopt_current_thread
 _getframe = sys._getframe
 _join_into = engine.join_into
 _REBASE_AT = engine.REBASE_AT
+_get_ident = _thread.get_ident
 
 
-def _took(lock: Any) -> None:
+def _took_py(lock: Any) -> None:
     """``lock`` was just acquired (not re-entered): the edge, and the lock-order record.
 
     Inlined from engine.acquire/lockorder.acquired: locks are on the hot
     path of every locked update, and one thread-state lookup serves both.
+    Called by the models' acquire (``_getframe(2)`` is the user's call).
     """
     ts = _tls.ts or _adopt()
     sv = lock._sv
@@ -108,7 +123,7 @@ def _took(lock: Any) -> None:
         ts.held.append((lock._uid, lock._desc, ((f.f_code, f.f_lineno),)))
 
 
-def _leaving(lock: Any) -> None:
+def _leaving_py(lock: Any) -> None:
     """``lock`` is about to be released for good: engine.release, and forget it as held."""
     ts = _tls.ts or _adopt()
     held = ts.held
@@ -126,6 +141,14 @@ def _leaving(lock: Any) -> None:
     ts.clk = c
     ts.vc[tid] = c
     ts.epoch = (c << engine.TID_BITS) | tid
+
+
+# The compiled access core has both, with the same effects (racedet/_access.c):
+# the pure-Python ones serve RACEDET_CORE=py and a core built without them.
+_took = getattr(core.access, "took", None)
+_leaving = getattr(core.access, "leaving", None)
+if _took is None or _leaving is None:
+    _took, _leaving = _took_py, _leaving_py
 
 
 class _Factory(type):
@@ -161,16 +184,21 @@ class ModelLock:
         self._uid = lockorder.new_uid()
         self._desc = lockorder.describe("Lock", self._uid, self, where)
 
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        _exit_calls_release(cls, ModelLock)
+
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        lk = self._lock
         if blocking is not True or timeout != -1:
             _check_acquire_args(blocking, timeout)
+        lk = self._lock
         if lk.acquire(False):
-            ok = True
-        elif not blocking:
+            if engine.TRACKING:
+                _took(self)
+            return True
+        if not blocking:
             return False
-        else:
-            ok = _wait("Lock.acquire", lk, timeout, self)
+        ok = _wait("Lock.acquire", lk, timeout, self)
         if ok and engine.TRACKING:
             _took(self)
         return ok
@@ -178,18 +206,29 @@ class ModelLock:
     __enter__ = acquire
 
     def release(self) -> None:
-        if not self._lock.locked():
-            self._lock.release()  # raises the real RuntimeError
+        lk = self._lock
         if engine.TRACKING:
+            if not lk.locked():
+                lk.release()  # raises the real RuntimeError
             _leaving(self)
-            self._lock.release()
+            lk.release()
             if self._cond:
                 blocking.wake(self)
         else:
-            self._lock.release()
+            lk.release()
 
     def __exit__(self, *exc: object) -> None:
-        self.release()
+        # release(), inlined: every ``with lock:`` block pays one call less.
+        lk = self._lock
+        if engine.TRACKING:
+            if not lk.locked():
+                lk.release()  # raises the real RuntimeError
+            _leaving(self)
+            lk.release()
+            if self._cond:
+                blocking.wake(self)
+        else:
+            lk.release()
 
     def locked(self) -> bool:
         return self._lock.locked()
@@ -200,6 +239,16 @@ class ModelLock:
     def __repr__(self) -> str:  # as CPython's, so the program's output does not change
         state = "locked" if self._lock.locked() else "unlocked"
         return f"<{state} _thread.lock object at {hex(id(self))}>"
+
+
+def _exit_by_release(self: Any, *exc: object) -> None:
+    self.release()
+
+
+def _exit_calls_release(cls: type, model: type) -> None:
+    """A subclass that overrides release() gets it called by ``with`` (the models' __exit__ inline it)."""
+    if cls.__exit__ is model.__exit__ and cls.release is not model.release:  # type: ignore[attr-defined]
+        cls.__exit__ = _exit_by_release  # type: ignore[attr-defined]
 
 
 def _wait(what: str, lk: Any, timeout: float, owner: Any) -> bool:
@@ -240,8 +289,12 @@ class ModelRLock:
         self._uid = lockorder.new_uid()
         self._desc = lockorder.describe("RLock", self._uid, self, where)
 
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        _exit_calls_release(cls, ModelRLock)
+
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        me = _thread.get_ident()
+        me = _get_ident()
         if self._owner == me:
             self._lock.acquire()
             self._count += 1
@@ -265,10 +318,11 @@ class ModelRLock:
     __enter__ = acquire
 
     def release(self) -> None:
-        if self._owner != _thread.get_ident():
+        if self._owner != _get_ident():
             self._lock.release()  # raises the real RuntimeError
-        self._count -= 1
-        if self._count == 0:
+        count = self._count - 1
+        self._count = count
+        if count == 0:
             self._owner = None
             if engine.TRACKING:
                 _leaving(self)
@@ -279,14 +333,27 @@ class ModelRLock:
         self._lock.release()
 
     def __exit__(self, *exc: object) -> None:
-        self.release()
+        # release(), inlined: every ``with rlock:`` block pays one call less.
+        if self._owner != _get_ident():
+            self._lock.release()  # raises the real RuntimeError
+        count = self._count - 1
+        self._count = count
+        if count == 0:
+            self._owner = None
+            if engine.TRACKING:
+                _leaving(self)
+                self._lock.release()
+                if self._cond:
+                    blocking.wake(self)
+                return
+        self._lock.release()
 
     # The protocol threading.Condition uses to wait on an RLock.
     def _is_owned(self) -> bool:
-        return self._owner == _thread.get_ident()
+        return self._owner == _get_ident()
 
     def _release_save(self) -> tuple:
-        if self._owner != _thread.get_ident():
+        if self._owner != _get_ident():
             raise RuntimeError("cannot release un-acquired lock")
         count = self._count
         self._count = 0
@@ -304,14 +371,14 @@ class ModelRLock:
     def _acquire_restore(self, state: tuple) -> None:
         raw_state, count = state
         self._lock._acquire_restore(raw_state)
-        self._owner = _thread.get_ident()
+        self._owner = _get_ident()
         self._count = count
         if engine.TRACKING:
             engine.acquire(self._sv)
             lockorder.acquired(self._uid, self._desc)
 
     def _recursion_count(self) -> int:
-        return self._count if self._owner == _thread.get_ident() else 0
+        return self._count if self._owner == _get_ident() else 0
 
     def locked(self) -> bool:
         return self._owner is not None
