@@ -348,7 +348,8 @@ def test_errors_raised_through_models_show_no_racedet_frame(tmp_path):
         t = threading.Thread(target=worker, name="W")
         t.start()
         t.join()
+        sem = threading.BoundedSemaphore(1)
         def outer():
-            lock.release()
+            sem.release()
         outer()
     """)

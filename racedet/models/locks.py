@@ -478,11 +478,16 @@ class ModelBoundedSemaphore(ModelSemaphore):
     __repr__ = _orig["BoundedSemaphore"].__repr__
 
     def release(self, n: int = 1) -> None:
-        if n < 1:
-            raise ValueError("n must be one or more")
         with self._cond:
-            if self._value + n > self._initial_value:
-                raise ValueError("Semaphore released too many times")
+            refused = n < 1 or self._value + n > self._initial_value
+        if refused:
+            # threading's own release raises the error, so the traceback
+            # ends in threading.py as under plain python.
+            if engine.TRACKING:
+                engine.release_merge(self._rd_sv)
+            _orig["BoundedSemaphore"].release(self, n)
+            blocking.wake(self)
+            return
         super().release(n)
 
 
