@@ -17,12 +17,13 @@ lock is a raw ``_thread`` lock and is never modelled.
 from __future__ import annotations
 
 import _thread
+import gc
 import sys
 import weakref
 from typing import Any, Callable, Dict, List, Optional
 
 from racedet import frames
-from racedet.clock import REBASE_AT, TID_BITS, TID_MASK, TVectorClock, join_into, rebased
+from racedet.clock import REBASE_AT, TID_BITS, TID_MASK, TVectorClock, join_into, rebased, time_of
 from racedet.model import Access, Frame, Race
 
 # --------------------------------------------------------------------------
@@ -89,6 +90,10 @@ _tls = _TLS()
 _on_bind: List[Callable[[ThreadState], None]] = []
 _next_tid = 1
 threads_by_tid: Dict[int, ThreadState] = {}
+#: Thread states in the order they were made, and how many have not ended
+#: (adopted threads never end): see :func:`_quiesce_if_alone`.
+_states_in_order: List[ThreadState] = []
+_running = 0
 
 
 def _new_tid() -> int:
@@ -116,7 +121,10 @@ def adopt_current_thread() -> ThreadState:
             t._racedet_ts = ts
         except Exception:  # pragma: no cover - a Thread subclass with __slots__
             pass
-        threads_by_tid[ts.tid] = ts
+        with _sync_lock:
+            threads_by_tid[ts.tid] = ts
+            _states_in_order.append(ts)
+            _count_running(1)
     ts.ident = _thread.get_ident()
     _tls.ts = ts
     for fn in _on_bind:  # racedet._access: forget its cached thread state
@@ -243,6 +251,8 @@ def fork(name: str, created_at: tuple = ()) -> ThreadState:
         child = ThreadState(_new_tid(), published(parent), name)
         parent.tick()
         threads_by_tid[child.tid] = child
+        _states_in_order.append(child)
+        _count_running(1)
     child.created_at = created_at
     child.test = current_test
     if _enabled:
@@ -264,7 +274,9 @@ def thread_end(ts: ThreadState) -> None:
     # The thread changes its clock no more: joiners share the dict (no copy,
     # which matters when thousands of goroutines end with large clocks).
     ts.final_vc = ts.vc
-    ts.finished = True
+    with _sync_lock:
+        ts.finished = True
+        _count_running(-1)
     from racedet import blocking
 
     blocking.wake(ts)  # its joiners may go on
@@ -274,6 +286,56 @@ def join(child: Optional[ThreadState]) -> None:
     """The calling thread has seen ``child`` end (join returned, is_alive() was False)."""
     if child is not None and child.final_vc is not None:
         acquire_clock(child.final_vc)
+        if _running == 1 and ACTIVE:
+            _quiesce_if_alone()
+
+
+def _count_running(n: int) -> None:
+    global _running
+    _running += n
+
+
+#: How many of _states_in_order are known to have ended before the thread
+#: ``_ordered_for`` (their final clocks are in its clock, which only grows).
+_ordered_prefix = 0
+_ordered_for = 0
+
+
+def _quiesce_if_alone() -> None:
+    """Forget all shadow state when the caller is alone and after everything.
+
+    When every other thread has ended and its last clock is in the caller's
+    (it joined them all), no access recorded so far can race with a later
+    one: a thread started later is ordered after the caller by its start.
+    Recording stops until the next thread starts, and the shadow memory is
+    freed, so the single-threaded tail of a program (summing up results)
+    costs what it costs under plain python.  Goroutines, which are never
+    joined, and threads racedet did not see start keep recording on.
+    """
+    global ACTIVE, _SWEEP_EVERY, _ordered_prefix, _ordered_for
+    me = _tls.ts
+    if me is None:
+        return
+    vc = me.vc
+    with _sync_lock:
+        if _ordered_for != me.tid:
+            _ordered_for, _ordered_prefix = me.tid, 0
+        states = _states_in_order
+        i = _ordered_prefix
+        while i < len(states):
+            ts = states[i]
+            if ts is not me and not (ts.finished and ts.clk <= time_of(vc, ts.tid)):
+                _ordered_prefix = i
+                return
+            i += 1
+        _ordered_prefix = i
+        if _running != 1:
+            return
+        ACTIVE = False
+        _set_active(False)
+        shadow.clear()
+        del _strong[:]
+        _SWEEP_EVERY = _SWEEP_MIN
 
 
 # --------------------------------------------------------------------------
@@ -437,6 +499,9 @@ _sweep_lock = _thread.allocate_lock()
 def sweep() -> None:
     """Drop the shadows of strongly held objects that only the shadow still holds.
 
+    Dropping one lets its referents go too: those that are strongly shadowed
+    are checked again at once, so a chain (a dead linked list whose nodes
+    lack weakref support) is freed in one sweep, not one node per sweep.
     One thread sweeps at a time (others go on); shadows made meanwhile are
     appended behind the ones taken here and wait for the next sweep.
     """
@@ -445,23 +510,42 @@ def sweep() -> None:
         return
     try:
         getrc = sys.getrefcount
+        referents = gc.get_referents
         n = len(_strong)
         taken = _strong[:n]
         del _strong[:n]
         keep = []
+        pending: List[int] = []
+        dropped = False
         for oid in taken:
-            sh = shadow.get(oid)
-            if sh is None:
-                continue
-            obj = sh.get(REF)
-            if isinstance(obj, _Ref):
-                continue  # the address now belongs to a weakly held object
-            # References: the shadow dict, ``obj`` here, and getrefcount's argument.
-            if getrc(obj) <= 3:
-                shadow.pop(oid, None)
-            else:
-                keep.append(oid)
-            obj = None
+            pending.append(oid)
+            while pending:
+                o = pending.pop()
+                sh = shadow.get(o)
+                if sh is None:
+                    continue
+                obj = sh.get(REF)
+                if isinstance(obj, _Ref):
+                    obj = sh = None
+                    continue  # the address now belongs to a weakly held object
+                # References: the shadow dict, ``obj`` here, and getrefcount's argument.
+                if getrc(obj) > 3:
+                    if o == oid:
+                        keep.append(oid)
+                    obj = sh = None
+                    continue
+                kids = []
+                for k in referents(obj):
+                    ks = shadow.get(id(k))
+                    if ks is not None and ks.get(REF) is k:
+                        kids.append(id(k))
+                ks = k = None
+                shadow.pop(o, None)
+                dropped = True
+                obj = sh = None   # it dies here: its referents lose a reference
+                pending.extend(kids)
+        if dropped:
+            keep = [o for o in keep if o in shadow]
         _strong.extend(keep)
         # Sweep again when the survivors have doubled, so the cost stays amortised O(1).
         _SWEEP_EVERY = max(_SWEEP_MIN, 2 * len(keep))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import fnmatch
-import hashlib
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -20,6 +19,7 @@ import marshal
 import os
 import sys
 import sysconfig
+import zlib
 from types import CodeType, ModuleType
 from typing import List, Optional, Sequence
 
@@ -30,18 +30,24 @@ _PKG = os.path.dirname(_HERE) + os.sep
 
 
 def _rewriter_key() -> str:
-    h = hashlib.sha256()
+    """A short key of everything the rewritten code depends on (the pyc tag).
+
+    A checksum, not hashlib: importing hashlib loads OpenSSL, several MB of
+    memory every run pays, to tell apart a handful of rewriter versions.
+    """
+    data = []
     for name in ("rewrite.py", "scopes.py", "importer.py"):
         try:
             with open(os.path.join(_HERE, name), "rb") as f:
-                h.update(f.read())
+                data.append(f.read())
         except OSError:  # pragma: no cover
             pass
     from racedet import access_py
 
-    h.update(repr(sorted(access_py.METHOD_KINDS.items())).encode())
-    h.update(sys.version.encode())
-    return h.hexdigest()[:12]
+    data.append(repr(sorted(access_py.METHOD_KINDS.items())).encode())
+    data.append(sys.version.encode())
+    blob = b"\0".join(data)
+    return f"{zlib.crc32(blob):08x}{zlib.adler32(blob) & 0xFFFF:04x}"
 
 
 KEY = _rewriter_key()
