@@ -333,6 +333,17 @@ def test_queue_timeouts_and_full_identical(tmp_path):
         q.put("b", timeout=5)
         print("left", q.get_nowait(), q.qsize())
         t.join()
+        sq = queue.SimpleQueue()
+        sq.put(None); sq.put(None)
+        print(sq.get(), sq.get_nowait(), sq.empty(), sq.qsize())
+        try:
+            sq.get_nowait()
+        except queue.Empty as e:
+            print("empty", repr(e), e.__context__)
+        try:
+            sq.get(timeout=0.01)
+        except queue.Empty as e:
+            print("empty", repr(e), e.__context__)
         q.get(timeout=0.01)
     """)
 

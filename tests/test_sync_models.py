@@ -221,6 +221,30 @@ NO_RACES = {
         q.get(); print(data.x)
         p.join()
     """,
+    "simple queue: the same object put twice carries each put's edge": """
+        q = queue.SimpleQueue()
+        box = [0, 0]
+        def producer(i):
+            box[i] = i + 1
+            q.put(None)          # a sentinel: the same object from both producers
+        ps = [threading.Thread(target=producer, args=(i,)) for i in range(2)]
+        for p in ps: p.start()
+        q.get(); q.get()
+        print(sum(box))
+        for p in ps: p.join()
+    """,
+    "simple queue: get with a timeout and get_nowait": """
+        q = queue.SimpleQueue()
+        def producer():
+            data.x = 1
+            q.put("a")
+            data.y = 2
+            q.put_nowait("b")
+        p = threading.Thread(target=producer); p.start()
+        q.get(timeout=30); print(data.x)
+        p.join()
+        q.get_nowait(); print(data.y)
+    """,
     "queue task_done join": """
         q = queue.Queue()
         results = {}
@@ -352,6 +376,25 @@ NO_RACES = {
 }
 
 RACES = {
+    "simple queue: an item carries only its own put's edge": """
+        q = queue.SimpleQueue()
+        g, g2 = gate(), gate()
+        def first():
+            q.put(1)
+            g.release()
+        def second():
+            g.acquire()
+            data.x = 1  # R
+            q.put(2)
+            g2.release()
+        a = threading.Thread(target=first); b = threading.Thread(target=second)
+        a.start(); b.start()
+        g2.acquire()
+        q.get()              # item 1: ordered after first() only
+        print(data.x)  # R
+        q.get()
+        a.join(); b.join()
+    """,
     "write after start": """
         data.x = 0
         t = threading.Thread(target=lambda: print(data.x))  # R

@@ -11,7 +11,6 @@ other items, whatever the timing.
 
 from __future__ import annotations
 
-import _thread
 import queue
 from typing import Any, Optional
 
@@ -157,56 +156,60 @@ class PriorityQueue(_ItemEdges, _orig["PriorityQueue"]):  # type: ignore[misc, v
     """``queue.PriorityQueue`` with put -> get edges per item."""
 
 
+class _Stamped:
+    """An item put while tracking, with the putter's clock: the pair travels
+    through the queue as one object, so the get that receives the item
+    receives exactly its put's clock, with no lock of racedet's own beside
+    the queue's (a lock that threads would queue up on)."""
+
+    __slots__ = ("item", "vc")
+
+    def __init__(self, item: Any, vc: dict) -> None:
+        self.item = item
+        self.vc = vc
+
+
 class SimpleQueue(_orig["SimpleQueue"]):  # type: ignore[misc, valid-type]
     """``queue.SimpleQueue`` with put -> get edges per item (it has no _put/_get hooks)."""
 
     def put(self, item: Any, block: bool = True, timeout: Optional[float] = None) -> None:
         if engine.TRACKING:
-            clocks, lock = _simple_state(self)
-            with lock:
-                _record(clocks, item)
+            item = _Stamped(item, engine.snapshot())
         super().put(item, block, timeout)
         blocking.wake(self)
 
     put_nowait = put  # type: ignore[assignment]
 
     def get(self, block: bool = True, timeout: Optional[float] = None) -> Any:
-        if block and timeout is None:
-            sup = super().get
-            box: list = []
-
-            def w(t: Optional[float]) -> bool:
-                try:
-                    box.append(sup(True, t))
-                except queue.Empty:
-                    return False
-                return True
-
-            blocking.wait_for("Queue.get", w, None, lambda: not self.empty(), self)
-            item = box[0]
+        sup = super().get
+        if not block:
+            item = sup(False)
+        elif timeout is not None:
+            item = sup(True, timeout)
         else:
-            item = super().get(block, timeout)
-        if engine.TRACKING:
-            clocks, lock = _simple_state(self)
-            with lock:
-                _take(clocks, item)
+            box: list = []
+            try:  # an item is usually there: no blocked-thread bookkeeping
+                box.append(sup(False))
+            except queue.Empty:
+                pass
+            if not box:
+                def w(t: Optional[float]) -> bool:
+                    try:
+                        box.append(sup(True, t))
+                    except queue.Empty:
+                        return False
+                    return True
+
+                blocking.wait_for("Queue.get", w, None, lambda: not self.empty(), self)
+            item = box[0]
+        if type(item) is _Stamped:
+            if engine.TRACKING:
+                engine.acquire_clock(item.vc)
+            item = item.item
         return item
 
     def get_nowait(self) -> Any:
         return self.get(False)
-
-
-_simple_lock = _thread.allocate_lock()
-
-
-def _simple_state(q: Any) -> tuple:
-    st = q.__dict__.get("_rd_state")
-    if st is None:
-        with _simple_lock:
-            st = q.__dict__.get("_rd_state")
-            if st is None:
-                st = q.__dict__["_rd_state"] = ({}, _thread.allocate_lock())
-    return st
 
 
 def install() -> None:
