@@ -511,6 +511,7 @@ def sweep() -> None:
     try:
         getrc = sys.getrefcount
         referents = gc.get_referents
+        tracked = gc.is_tracked
         n = len(_strong)
         taken = _strong[:n]
         del _strong[:n]
@@ -535,11 +536,12 @@ def sweep() -> None:
                     obj = sh = None
                     continue
                 kids = []
-                for k in referents(obj):
-                    ks = shadow.get(id(k))
-                    if ks is not None and ks.get(REF) is k:
-                        kids.append(id(k))
-                ks = k = None
+                if tracked(obj):  # an untracked dict holds only atoms: nothing to follow
+                    for k in referents(obj):
+                        ks = shadow.get(id(k))
+                        if ks is not None and ks.get(REF) is k:
+                            kids.append(id(k))
+                    ks = k = None
                 shadow.pop(o, None)
                 dropped = True
                 obj = sh = None   # it dies here: its referents lose a reference
