@@ -187,11 +187,17 @@ def acquire(sv: SyncVar) -> None:
 
 
 def acquire_clock(vc: Optional[TVectorClock]) -> None:
-    """Acquire a bare vector clock (a thread's final clock, a queue item's clock)."""
+    """Acquire a bare vector clock (a thread's final clock, a queue item's clock).
+
+    No lock: ``vc`` must not change meanwhile.  Snapshots and final clocks
+    never change; a queue item's merged clock changes only under the queue's
+    mutex, which its acquirer holds.  A global lock here was a point where
+    every producer and consumer queued up (one voluntary context switch per
+    item in a pipeline).
+    """
     if vc:
         ts = _tls.ts or adopt_current_thread()
-        with _sync_lock:
-            join_into(ts.vc, vc)
+        join_into(ts.vc, vc)
 
 
 def published(ts: ThreadState) -> TVectorClock:

@@ -245,6 +245,25 @@ NO_RACES = {
         p.join()
         q.get_nowait(); print(data.y)
     """,
+    "queue subclass with its own put and get around _put/_get": """
+        class MyQueue(queue.Queue):
+            def put(self, item):
+                with self.not_empty:
+                    self._put(item)
+                    self.not_empty.notify()
+            def get(self):
+                with self.not_empty:
+                    while not self._qsize():
+                        self.not_empty.wait()
+                    return self._get()
+        q = MyQueue()
+        def producer():
+            data.x = 1
+            q.put("a")
+        p = threading.Thread(target=producer); p.start()
+        q.get(); print(data.x)
+        p.join()
+    """,
     "queue task_done join": """
         q = queue.Queue()
         results = {}

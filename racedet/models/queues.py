@@ -11,6 +11,7 @@ other items, whatever the timing.
 
 from __future__ import annotations
 
+import _thread
 import queue
 from typing import Any, Optional
 
@@ -25,8 +26,25 @@ _orig = {
 }
 
 
-def _record(clocks: dict, item: Any) -> None:
-    vc = engine.snapshot()
+class _Handoff(_thread._local):
+    """What a thread's put/get hands to the ``_put``/``_get`` they run under the queue's mutex.
+
+    The clock work happens outside the mutex: ``put`` takes its snapshot
+    before, ``get`` acquires the item's clock after.  Python code run while
+    holding the mutex can be preempted there, and then every other producer
+    and consumer blocks on the mutex: a pipeline spent most of its time
+    switching threads.
+    """
+
+    put_vc: Optional[dict] = None     # the snapshot of the put under way
+    in_get = False                    # a modelled get() is under way...
+    got_vc: Optional[dict] = None     # ...and this is the clock of the item it took
+
+
+_handoff = _Handoff()
+
+
+def _record(clocks: dict, item: Any, vc: dict) -> None:
     ent = clocks.get(id(item))
     if ent is None:
         clocks[id(item)] = [1, vc]
@@ -35,14 +53,16 @@ def _record(clocks: dict, item: Any) -> None:
         join_into(ent[1], vc)
 
 
-def _take(clocks: dict, item: Any) -> None:
+def _take(clocks: dict, item: Any) -> Optional[dict]:
+    """The clock to acquire for ``item`` (the queue's mutex is held)."""
     ent = clocks.get(id(item))
     if ent is None:
-        return
+        return None
     ent[0] -= 1
     if ent[0] <= 0:
         del clocks[id(item)]
-    engine.acquire_clock(ent[1])
+        return ent[1]
+    return dict(ent[1])   # still shared with a later put of the same object: a copy
 
 
 class _ItemEdges:
@@ -52,24 +72,48 @@ class _ItemEdges:
 
     def _put(self, item: Any) -> None:
         if engine.TRACKING:
+            h = _handoff
+            vc = h.put_vc
+            if vc is None:
+                vc = engine.snapshot()   # _put called directly, not by put()
+            else:
+                h.put_vc = None
             try:
                 clocks = self._rd_clocks
             except AttributeError:
                 clocks = self._rd_clocks = {}
-            _record(clocks, item)
+            _record(clocks, item, vc)
         super()._put(item)  # type: ignore[misc]
-        blocking.wake(self)
 
     def _get(self) -> Any:
         item = super()._get()  # type: ignore[misc]
-        blocking.wake(self)
         if engine.TRACKING:
             clocks = getattr(self, "_rd_clocks", None)
             if clocks:
-                _take(clocks, item)
+                vc = _take(clocks, item)
+                if vc is not None:
+                    h = _handoff
+                    if h.in_get:
+                        h.got_vc = vc
+                    else:
+                        engine.acquire_clock(vc)   # _get called directly, not by get()
         return item
 
     def get(self, block: bool = True, timeout: Optional[float] = None) -> Any:
+        h = _handoff
+        h.in_get = True
+        try:
+            item = self._get_item(block, timeout)
+        finally:
+            h.in_get = False
+            vc = h.got_vc
+            h.got_vc = None
+        blocking.wake(self)
+        if vc is not None:
+            engine.acquire_clock(vc)
+        return item
+
+    def _get_item(self, block: bool, timeout: Optional[float]) -> Any:
         sup = super().get  # type: ignore[misc]
         if not block:
             return sup(False)
@@ -95,6 +139,16 @@ class _ItemEdges:
         return sup(True, 0)  # timed out: raises Empty from queue.py, as plain python shows it
 
     def put(self, item: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        h = _handoff
+        if engine.TRACKING:
+            h.put_vc = engine.snapshot()
+        try:
+            self._put_item(item, block, timeout)
+        finally:
+            h.put_vc = None    # unused if the put failed
+        blocking.wake(self)
+
+    def _put_item(self, item: Any, block: bool, timeout: Optional[float]) -> None:
         sup = super().put  # type: ignore[misc]
         if not block or self.maxsize <= 0:  # type: ignore[attr-defined]
             return sup(item, block, timeout)
