@@ -115,3 +115,10 @@ def joined(g: Any) -> None:
     """Join a thread or goroutine, failing the test instead of hanging."""
     g.join(JOIN)
     assert not g.is_alive(), f"{g.name} did not finish"
+
+
+def marked_pair(src: str, mark: str = "# R") -> Tuple[int, int]:
+    """The sorted pair of lines of ``src`` that end with ``mark`` (a line alone races with itself)."""
+    lines = [i for i, ln in enumerate(src.lstrip("\n").splitlines(), 1) if ln.rstrip().endswith(mark)]
+    assert 1 <= len(lines) <= 2, f"{len(lines)} lines marked {mark!r}"
+    return (lines[0], lines[-1])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import CORES, line_of, run_racedet
+from helpers import CORES, line_of, marked_pair, run_racedet
 
 # A prelude every program gets: ``two(a, b)`` runs a() in one thread, then b()
 # in another thread once a() returned, with no happens-before edge between them.
@@ -315,9 +315,7 @@ def test_race(tmp_path, name, core):
     src = _program(RACES[name])
     res = run_racedet(tmp_path, src, extra_env={"RACEDET_CORE": core})
     assert res.returncode == 66, res.stderr
-    lines = [i for i, ln in enumerate(src.lstrip("\n").splitlines(), 1) if ln.rstrip().endswith("# R")]
-    pair = tuple(sorted(lines * 2 if len(lines) == 1 else lines))
-    assert res.race_lines() == [pair], res.stderr
+    assert res.race_lines() == [marked_pair(src)], res.stderr
     assert "WARNING: DATA RACE" in res.stderr
     assert "racedet: found 1 data race(s)" in res.stderr
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import textwrap
 
 import pytest
-from helpers import run_racedet
+from helpers import marked_pair, run_racedet
 
 PRELUDE = """
 import _thread, time
@@ -582,8 +582,5 @@ def test_no_race(tmp_path, name):
 def test_race(tmp_path, name):
     src = _program(RACES[name])
     res = run_racedet(tmp_path, src)
-    lines = [i for i, ln in enumerate(src.lstrip("\n").splitlines(), 1)
-             if ln.rstrip().endswith("# R")]
-    assert len(lines) == 2
-    assert res.race_lines() == [tuple(sorted(lines))], res.stderr
+    assert res.race_lines() == [marked_pair(src)], res.stderr
     assert res.returncode == 66, res.stderr

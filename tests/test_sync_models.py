@@ -13,7 +13,7 @@ import textwrap
 
 import pytest
 
-from helpers import CORES, run_racedet
+from helpers import CORES, marked_pair, run_racedet
 
 PRELUDE = """
 import _thread, threading, queue, concurrent.futures as cf
@@ -573,6 +573,5 @@ def test_no_race(tmp_path, name, core):
 def test_race(tmp_path, name, core):
     src = _program(RACES[name])
     res = run_racedet(tmp_path, src, extra_env={"RACEDET_CORE": core})
-    lines = [i for i, ln in enumerate(src.lstrip("\n").splitlines(), 1) if ln.rstrip().endswith("# R")]
-    assert res.race_lines() == [tuple(sorted(lines))], res.stderr
+    assert res.race_lines() == [marked_pair(src)], res.stderr
     assert res.returncode == 66, res.stderr

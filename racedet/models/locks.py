@@ -333,20 +333,7 @@ class ModelRLock:
         self._lock.release()
 
     def __exit__(self, *exc: object) -> None:
-        # release(), inlined: every ``with rlock:`` block pays one call less.
-        if self._owner != _get_ident():
-            self._lock.release()  # raises the real RuntimeError
-        count = self._count - 1
-        self._count = count
-        if count == 0:
-            self._owner = None
-            if engine.TRACKING:
-                _leaving(self)
-                self._lock.release()
-                if self._cond:
-                    blocking.wake(self)
-                return
-        self._lock.release()
+        self.release()
 
     # The protocol threading.Condition uses to wait on an RLock.
     def _is_owned(self) -> bool:
