@@ -15,6 +15,7 @@ path then forms its own, ungated edge which is reported.
 
 from __future__ import annotations
 
+import _thread
 import itertools
 import sys
 from typing import Callable, Dict, List, Optional, Tuple
@@ -30,6 +31,7 @@ _succ: Dict[int, set] = {}
 _reported: set = set()
 
 on_inversion: Callable[[LockOrderInversion], None] = lambda inv: None
+_graph_lock = _thread.allocate_lock()   # racedet's own: never modelled
 enabled = True
 
 
@@ -51,16 +53,24 @@ def acquired(uid: int, desc: str) -> None:
     held = ts.held
     if held and enabled:
         stack = None
+        found = []
         for h, hdesc, hstack in held:
             if h == uid or (h, uid) in edges:
                 continue
             if stack is None:
                 stack = frames.capture_raw(sys._getframe(1), 16)
             gates = frozenset(g for g, _, _ in held if g != h)
-            edges[(h, uid)] = (ts.display_name(), stack, hstack, gates, hdesc, desc)
-            _succ.setdefault(h, set()).add(uid)
-            _check_cycle(h, uid)
+            with _graph_lock:  # other threads add edges while a search walks the graph
+                if (h, uid) in edges:
+                    continue
+                edges[(h, uid)] = (ts.display_name(), stack, hstack, gates, hdesc, desc)
+                _succ.setdefault(h, set()).add(uid)
+                inv = _check_cycle(h, uid)
+            if inv is not None:
+                found.append(inv)
         held.append((uid, desc, stack if stack is not None else _where(2)))
+        for inv in found:
+            on_inversion(inv)
     else:
         f = sys._getframe(2)   # the user's acquire (or with statement) in the common case
         held.append((uid, desc, ((f.f_code, f.f_lineno),)))
@@ -89,10 +99,11 @@ def _path(src: int, dst: int) -> Optional[List[int]]:
     return None
 
 
-def _check_cycle(h: int, uid: int) -> None:
+def _check_cycle(h: int, uid: int) -> Optional[LockOrderInversion]:
+    """The inversion that the new edge ``h -> uid`` closes, if any (under _graph_lock)."""
     back = _path(uid, h)
     if back is None:
-        return
+        return None
     cycle = [h] + back          # h -> uid -> ... -> h
     pairs = list(zip(cycle, cycle[1:]))
     gates = None
@@ -100,10 +111,10 @@ def _check_cycle(h: int, uid: int) -> None:
         g = edges[p][3]
         gates = g if gates is None else gates & g
     if gates:
-        return
+        return None
     key = frozenset(pairs)
     if key in _reported:
-        return
+        return None
     _reported.add(key)
     acqs = []
     for a, b in pairs:
@@ -111,13 +122,14 @@ def _check_cycle(h: int, uid: int) -> None:
         acqs.append(LockAcquisition(
             held=hdesc, acquired=desc, thread=thread,
             stack=frames.to_frames(stack), held_stack=frames.to_frames(hstack)))
-    on_inversion(LockOrderInversion(tuple(acqs)))
+    return LockOrderInversion(tuple(acqs))
 
 
 def reset() -> None:
-    edges.clear()
-    _succ.clear()
-    _reported.clear()
+    with _graph_lock:
+        edges.clear()
+        _succ.clear()
+        _reported.clear()
 
 
 def describe(kind: str, uid: int, obj: object, where: str) -> str:

@@ -242,6 +242,57 @@ def test_consistent_order_and_rlock_reentry(tmp_path):
     assert res.report["lock_order_inversions"] == []
 
 
+def test_lock_order_search_is_not_interleaved_with_new_edges():
+    # A cycle search walks the graph while another thread adds an edge from
+    # the node being walked: the addition must wait for the search (it once
+    # raised "Set changed size during iteration" inside a user's ``with``).
+    import threading
+
+    from racedet import engine, lockorder
+
+    searching, added = threading.Event(), threading.Event()
+    errors = []
+
+    class Probe(set):
+        def __iter__(self):
+            it = super().__iter__()
+            first = next(it)
+            searching.set()
+            added.wait(1.0)     # the adder is blocked until this search ends
+            yield first
+            yield from it
+
+    def search():
+        try:
+            engine.current().held[:] = [(10, "L10", ())]
+            lockorder.acquired(11, "L11")      # edge 10 -> 11, then a search from 11
+        except Exception as e:  # pragma: no cover - the failure this test guards against
+            errors.append(e)
+        finally:
+            engine.current().held[:] = []
+
+    def add():
+        searching.wait()
+        engine.current().held[:] = [(11, "L11", ())]
+        lockorder.acquired(13, "L13")          # edge 11 -> 13: changes the walked set
+        engine.current().held[:] = []
+        added.set()
+
+    lockorder.reset()
+    try:
+        lockorder.edges[(11, 12)] = ("t", (), (), frozenset(), "L11", "L12")
+        lockorder._succ[11] = Probe({12})
+        ts = [threading.Thread(target=search), threading.Thread(target=add)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert errors == []
+        assert (11, 13) in lockorder.edges
+    finally:
+        lockorder.reset()
+
+
 def test_gate_lock_orders_both_paths(tmp_path):
     res = run_racedet(tmp_path, """
         import threading
