@@ -301,8 +301,17 @@ def all_blocked_for_good(states: Dict[int, "engine.ThreadState"], idents: object
 
 def snapshot_blocked() -> Optional[tuple]:
     """If every thread is blocked indefinitely, a fingerprint of that state; else None."""
-    current = sys._current_frames()
     states = _states_by_ident()
+    # The threads racedet knows first: one of them able to go on settles it
+    # without sys._current_frames().  That call holds the interpreter's
+    # thread-list lock while it builds its dict, and a garbage collection it
+    # triggers there can run callbacks that wait for the GIL, while a thread
+    # that holds the GIL waits for that lock to start or end (seen with
+    # 10,000 goroutines starting and ending: the program hung).
+    now = _monotonic()
+    if pending_timers or any(could_proceed(ts, now) for ts in list(states.values())):
+        return None
+    current = sys._current_frames()
     idents = [i for i in current if i not in internal_idents]
     if not all_blocked_for_good(states, idents):
         return None
