@@ -32,8 +32,7 @@ class _Handoff(_thread._local):
     The clock work happens outside the mutex: ``put`` takes its snapshot
     before, ``get`` acquires the item's clock after.  Python code run while
     holding the mutex can be preempted there, and then every other producer
-    and consumer blocks on the mutex: a pipeline spent most of its time
-    switching threads.
+    and consumer blocks on the mutex, so that time is kept short.
     """
 
     put_vc: Optional[dict] = None     # the snapshot of the put under way
