@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import threading
-import time
-from typing import Callable, List
+from typing import List
 
 import pytest
 
 import racedet
+from helpers import JOIN, wait_until
 from racedet import Chan, ChannelClosed, go
 from racedet.sync.chan import ChanStatistics
-
-JOIN = 10.0     # generous bound for joins: a hang fails the test instead of blocking it
-
-
-def wait_until(pred: Callable[[], bool], timeout: float = JOIN) -> None:
-    """Poll ``pred`` until it holds (a bounded wait for a state, not a sleep for correctness)."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.001)
-
 
 def parked_senders(ch: Chan) -> int:
     return ch.statistics().senders_waiting

@@ -186,10 +186,6 @@ class ModelLock:
         self._uid = lockorder.new_uid()
         self._desc = lockorder.describe("Lock", self._uid, self, where)
 
-    def __init_subclass__(cls, **kw: Any) -> None:
-        super().__init_subclass__(**kw)
-        _exit_calls_release(cls, ModelLock)
-
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         if blocking is not True or timeout != -1:
             _check_acquire_args(blocking, timeout)
@@ -220,17 +216,7 @@ class ModelLock:
             lk.release()
 
     def __exit__(self, *exc: object) -> None:
-        # release(), inlined: every ``with lock:`` block pays one call less.
-        lk = self._lock
-        if engine.TRACKING:
-            if not lk.locked():
-                lk.release()  # raises the real RuntimeError
-            _leaving(self)
-            lk.release()
-            if self._cond:
-                blocking.wake(self)
-        else:
-            lk.release()
+        self.release()
 
     def locked(self) -> bool:
         return self._lock.locked()
@@ -241,16 +227,6 @@ class ModelLock:
     def __repr__(self) -> str:  # as CPython's, so the program's output does not change
         state = "locked" if self._lock.locked() else "unlocked"
         return f"<{state} _thread.lock object at {hex(id(self))}>"
-
-
-def _exit_by_release(self: Any, *exc: object) -> None:
-    self.release()
-
-
-def _exit_calls_release(cls: type, model: type) -> None:
-    """A subclass that overrides release() gets it called by ``with`` (the models' __exit__ inline it)."""
-    if cls.__exit__ is model.__exit__ and cls.release is not model.release:  # type: ignore[attr-defined]
-        cls.__exit__ = _exit_by_release  # type: ignore[attr-defined]
 
 
 def _wait(what: str, lk: Any, timeout: float, owner: Any) -> bool:
@@ -299,10 +275,6 @@ class ModelRLock:
         self._count = 0
         self._uid = lockorder.new_uid()
         self._desc = lockorder.describe("RLock", self._uid, self, where)
-
-    def __init_subclass__(cls, **kw: Any) -> None:
-        super().__init_subclass__(**kw)
-        _exit_calls_release(cls, ModelRLock)
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         me = _get_ident()
