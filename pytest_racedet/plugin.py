@@ -9,11 +9,12 @@ the initial conftest.py files are imported, so they are instrumented too).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any, List, Optional
 
 import pytest
+
+from pytest_racedet.options import RaceOptions, get_env_settings
 
 #: Help texts, shared by addoption and addini (as pytest-timeout does).
 RACE_DESC = (
@@ -35,36 +36,6 @@ MARKER_DESC = (
     "threads it leaves running."
 )
 
-#: The environment variable that switches the detector on (CLI > env > ini > default).
-ENV_VAR = "PYTEST_RACE"
-
-#: Names of the places a setting comes from, as the report header and errors show them.
-SRC_CLI = "command line"
-SRC_ENV = f"{ENV_VAR} environment variable"
-SRC_DEFAULT = "default"
-
-_TRUE = {"1", "true", "yes", "on", "y", "t"}
-_FALSE = {"0", "false", "no", "off", "n", "f", ""}
-
-
-@dataclasses.dataclass(frozen=True)
-class RaceOptions:
-    """The pytest-level switches in effect and where each came from.
-
-    Detector options (suppressions, baseline, exit code, ...) come from
-    racedet's own configuration (``[tool.racedet]``, ``RACEDET_OPTIONS``);
-    these are only the ones pytest owns.
-    """
-
-    race: bool = False
-    race_source: str = SRC_DEFAULT
-    #: None: not set at the pytest level (racedet's own configuration decides).
-    leaks: Optional[bool] = None
-    leaks_source: str = SRC_DEFAULT
-    json: Optional[str] = None
-    sarif: Optional[str] = None
-
-
 _OPTIONS_KEY = pytest.StashKey[RaceOptions]()
 _PLUGIN_NAME = "racedet-session"
 
@@ -79,84 +50,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--race-sarif", metavar="PATH", dest="race_sarif", default=None, help=SARIF_DESC)
     parser.addini("race", RACE_DESC, type="bool", default=None)
     parser.addini("race_leaks", LEAKS_INI_DESC, type="bool", default=None)
-
-
-# --------------------------------------------------------------------------
-# Settings: command line > environment > ini > default
-
-
-def parse_bool(value: object, where: str, name: str = "race") -> bool:
-    """A boolean setting; a bad value is a usage error naming the place to fix."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-        return value.strip().lower() in _TRUE
-    raise pytest.UsageError(f"Invalid {name} value {value!r} from {where}")
-
-
-def _ini_where(config: pytest.Config, name: str) -> str:
-    path = getattr(config, "inipath", None)
-    return f"{name} in {os.path.basename(str(path)) if path else 'the ini file'}"
-
-
-def _ini_raw(config: pytest.Config, name: str) -> Any:
-    """The ini value as written, or None when the ini file does not set it.
-
-    pytest's ``getini`` answers the default for both "unset" and "set to the
-    default", and the report header has to tell them apart.
-    """
-    cfg = getattr(config, "_inicfg", None)       # pytest >= 9: name -> ConfigValue
-    if cfg is not None:
-        entry = cfg.get(name)
-        return None if entry is None else getattr(entry, "value", entry)
-    try:
-        return config.inicfg.get(name)           # pytest < 9: plain mapping
-    except AttributeError:  # pragma: no cover - no ini support at all
-        return None
-
-
-def _ini_bool(config: pytest.Config, name: str) -> Optional[bool]:
-    raw = _ini_raw(config, name)
-    if raw is None:
-        return None
-    where = _ini_where(config, name)
-    try:
-        value = config.getini(name)
-    except (ValueError, pytest.UsageError):   # pytest < 9.2 raises ValueError, later UsageError
-        raise pytest.UsageError(f"Invalid {name} value {raw!r} from {where}") from None
-    return parse_bool(value, where, name)
-
-
-def get_env_settings(config: pytest.Config, namespace: Any = None) -> RaceOptions:
-    """Resolve the switches from ``namespace`` (the parsed command line), env and ini.
-
-    ``namespace`` is ``config.option`` once the command line is parsed, or
-    ``config.known_args_namespace`` in ``pytest_load_initial_conftests``.
-    """
-    ns = namespace if namespace is not None else config.option
-    cli_race = getattr(ns, "race", None)
-    env_race = os.environ.get(ENV_VAR)
-    if cli_race is not None:
-        race, race_source = bool(cli_race), SRC_CLI
-    elif env_race is not None and env_race.strip() != "":
-        race, race_source = parse_bool(env_race, SRC_ENV), SRC_ENV
-    else:
-        ini = _ini_bool(config, "race")
-        if ini is not None:
-            race, race_source = ini, _ini_where(config, "race")
-        else:
-            race, race_source = False, SRC_DEFAULT
-
-    leaks: Optional[bool] = None
-    leaks_source = SRC_DEFAULT
-    if getattr(ns, "race_no_leaks", None):
-        leaks, leaks_source = False, SRC_CLI
-    else:
-        ini_leaks = _ini_bool(config, "race_leaks")
-        if ini_leaks is not None:
-            leaks, leaks_source = ini_leaks, _ini_where(config, "race_leaks")
-    return RaceOptions(race, race_source, leaks, leaks_source,
-                       getattr(ns, "race_json", None), getattr(ns, "race_sarif", None))
 
 
 # --------------------------------------------------------------------------

@@ -28,58 +28,23 @@ import json
 import os
 import sys
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set
 
 import pytest
-from _pytest._code.code import ExceptionChainRepr, ExceptionRepr, ReprFileLocation, ReprTracebackNative
+from _pytest._code.code import ExceptionRepr
 from _pytest.runner import runtestprotocol
 
-from pytest_racedet.plugin import SRC_CLI, RaceOptions
+from pytest_racedet import census
+from pytest_racedet.census import LEAK_GRACE
+from pytest_racedet.options import RaceOptions, load_settings, marker_settings
+from pytest_racedet.render import (_FRAMEWORK_DIRS, PLUGIN_DIR, Record, Reporter, _outside_note, _where,
+                                   longrepr, short_message, summary_line, trim_finding)
 from racedet import blocking, engine
 from racedet.blocking import DeadlockAbort
 from racedet.exceptions import ConfigError
 from racedet.model import BlockedThread, Deadlock, Findings, Frame
 from racedet.report.text import Formatter
 
-PLUGIN_DIR = os.path.dirname(os.path.abspath(__file__))
-
-#: How long a test's threads get to finish after its teardown before they count as leaked
-#: (goleak retries for about as long); threads all blocked for good are not waited for.
-LEAK_GRACE = 0.5
-
-_FRAMEWORK_DIRS = tuple(
-    os.path.dirname(os.path.abspath(m.__file__)) + os.sep
-    for m in (pytest, __import__("_pytest"), __import__("pluggy"))
-    if getattr(m, "__file__", None)
-)
-
-#: Stacks are cut where pytest's machinery starts, as Go cuts at testing.tRunner.
-_CUT_DIRS = _FRAMEWORK_DIRS + (PLUGIN_DIR + os.sep,)
-
-_KINDS = ("race", "lock_order", "leak", "deadlock")
-_NOUNS = {"race": ("race", "races"), "leak": ("leak", "leaks"), "deadlock": ("deadlock", "deadlocks"),
-          "lock_order": ("lock-order inversion", "lock-order inversions")}
-
-
-def thread_abort() -> SystemExit:
-    """What a deadlock's other threads raise: they end quietly, and the process can exit.
-
-    Exactly ``SystemExit`` (threading's excepthook ignores that type, not its
-    subclasses), marked so that our hook can tell it from the program's own.
-    """
-    exc = SystemExit()
-    exc._racedet_abort = True  # type: ignore[attr-defined]
-    return exc
-
-
-@dataclasses.dataclass
-class Record:
-    """One finding and the test it is attributed to (None: outside of test execution)."""
-
-    kind: str                   # race | lock_order | leak | deadlock
-    finding: Any
-    test: Optional[str]
-    note: str = ""              # outside of tests: which tests the accesses/threads belong to
 
 
 class _TestState:
@@ -93,203 +58,6 @@ class _TestState:
         self.deadlock = False
         self.aborted: Set[str] = set()     # phases that ended in DeadlockAbort
 
-
-def marker_settings(item: pytest.Item) -> Tuple[bool, bool, Optional[str]]:
-    """``(races, leaks, error)`` from the closest ``racedet`` markers (function over class over module)."""
-    found: Dict[str, bool] = {}
-    for mark in item.iter_markers("racedet"):
-        if mark.args:
-            return True, True, f"@pytest.mark.racedet takes keyword arguments only, got {mark.args!r}"
-        for key, value in mark.kwargs.items():
-            if key not in ("races", "leaks"):
-                return True, True, (f"@pytest.mark.racedet got an unknown argument {key!r} "
-                                    "(expected races=... or leaks=...)")
-            if not isinstance(value, bool):
-                return True, True, f"@pytest.mark.racedet({key}=...) expects True or False, got {value!r}"
-            found.setdefault(key, value)
-    return found.get("races", True), found.get("leaks", True), None
-
-
-def load_settings(config: pytest.Config, options: RaceOptions) -> Any:
-    """racedet's settings ([tool.racedet] < RACEDET_OPTIONS < command line), with pytest's switches.
-
-    The pytest-level leak switches sit where pytest users expect them:
-    ``--race-no-leaks`` beats everything; ``race_leaks`` in the ini file beats
-    ``[tool.racedet]`` but not ``RACEDET_OPTIONS`` (an environment tweak of one run).
-    """
-    from racedet import config as rconfig
-
-    base = str(config.invocation_params.dir)
-    cli: Dict[str, object] = {}
-    if options.json:
-        cli["json"] = os.path.join(base, options.json)
-    if options.sarif:
-        cli["sarif"] = os.path.join(base, options.sarif)
-    try:
-        settings = rconfig.load(cli, environ=os.environ, start_dir=str(config.rootpath))
-    except ConfigError as exc:
-        raise pytest.UsageError(f"racedet: {exc}") from None
-    if options.leaks is not None and (
-            options.leaks_source == SRC_CLI
-            or settings.sources.get("leaks", rconfig.DEFAULT) in (rconfig.DEFAULT, rconfig.PYPROJECT)):
-        settings.leaks = options.leaks
-        settings.sources["leaks"] = options.leaks_source
-    return settings
-
-
-# --------------------------------------------------------------------------
-# Stacks without pytest's frames
-
-
-def trim(stack: Sequence[Frame]) -> Tuple[Frame, ...]:
-    """The frames above pytest's machinery (the test function and what it called)."""
-    out = []
-    for fr in stack:
-        if fr.file.startswith(_CUT_DIRS):
-            break
-        out.append(fr)
-    return tuple(out) if out else tuple(stack[:1])
-
-
-def trim_finding(kind: str, f: Any) -> Any:
-    """``f`` with every stack trimmed; the records are frozen dataclasses."""
-    rep = dataclasses.replace
-    if kind == "race":
-        return rep(f, current=rep(f.current, stack=trim(f.current.stack), created_at=trim(f.current.created_at)),
-                   previous=rep(f.previous, stack=trim(f.previous.stack), created_at=trim(f.previous.created_at)))
-    if kind == "leak":
-        return rep(f, stack=trim(f.stack), created_at=trim(f.created_at))
-    if kind == "deadlock":
-        return rep(f, threads=tuple(trim_finding("leak", t) for t in f.threads))
-    return rep(f, cycle=tuple(rep(e, stack=trim(e.stack), held_stack=trim(e.held_stack)) for e in f.cycle))
-
-
-# --------------------------------------------------------------------------
-# Text of findings
-
-
-def short_message(rec: Record) -> str:
-    """One line for the short test summary: ``DATA RACE on LRUCache.size``."""
-    f = rec.finding
-    if rec.kind == "race":
-        return f"DATA RACE on {f.location}"
-    if rec.kind == "leak":
-        where = "running" if f.blocked_in == "running" else f"blocked in {f.blocked_in}"
-        return f"LEAK of thread {f.thread} ({where})"
-    if rec.kind == "deadlock":
-        return "DEADLOCK (all threads are asleep)"
-    return "LOCK-ORDER INVERSION (potential deadlock)"
-
-
-def count_phrase(records: Sequence[Record]) -> str:
-    """``1 race, 2 leaks``: distinct races (by their pair of lines), the rest one by one."""
-    parts = []
-    for kind in _KINDS:
-        if kind == "race":
-            n = len({r.finding.key for r in records if r.kind == "race"})
-        else:
-            n = sum(1 for r in records if r.kind == kind)
-        if n:
-            one, many = _NOUNS[kind]
-            parts.append(f"{n} {one if n == 1 else many}")
-    return ", ".join(parts)
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
-def summary_line(records: Sequence[Record], tests_run: int) -> str:
-    """The end-of-run line: ``racedet: 1 race, 1 leak in 2 tests``."""
-    inside = [r for r in records if r.test is not None]
-    outside = [r for r in records if r.test is None]
-    parts = []
-    if inside:
-        parts.append(f"{count_phrase(inside)} in {_plural(len({r.test for r in inside}), 'test')}")
-    if outside:
-        parts.append(f"{count_phrase(outside)} outside of test execution")
-    if not parts:
-        return f"racedet: no races, leaks or deadlocks in {_plural(tests_run, 'test')}"
-    return "racedet: " + ", ".join(parts)
-
-
-class Reporter:
-    """Formats records as racedet's Go-style text, plus the test attribution pytest needs."""
-
-    def __init__(self, fmt: Formatter) -> None:
-        self.fmt = fmt
-
-    def text(self, rec: Record) -> str:
-        f = rec.finding
-        if rec.kind == "race":
-            body = self.fmt.race(f)
-        elif rec.kind == "leak":
-            body = self.fmt.leak(f, "after the test" if rec.test is not None else "at exit")
-        elif rec.kind == "deadlock":
-            body = self.fmt.deadlock(f).rstrip("\n") + "\n"
-        else:
-            body = self.fmt.inversion(f)
-        return body + (rec.note + "\n" if rec.note else "")
-
-    def test_text(self, records: Sequence[Record]) -> str:
-        head = f"racedet: {count_phrase(records)} during this test"
-        return head + "\n\n" + "\n".join(self.text(r) for r in records)
-
-
-def longrepr(text: str, message: str, where: Optional[Frame], item: pytest.Item) -> ExceptionChainRepr:
-    """A failure representation pytest prints, serializes (xdist) and writes to JUnit XML.
-
-    ``message`` is what the short test summary and JUnit's ``message`` show.
-    """
-    lines = [line + "\n" for line in text.rstrip("\n").split("\n")]
-    if where is not None:
-        path, lineno = where.file, where.line
-    else:
-        fspath, line0, _ = item.location
-        path, lineno = fspath, (line0 or 0) + 1
-    return ExceptionChainRepr([(ReprTracebackNative(lines), ReprFileLocation(path, lineno, message), None)])
-
-
-def _where(rec: Record) -> Optional[Frame]:
-    f = rec.finding
-    if rec.kind == "race":
-        return f.current.stack[0] if f.current.stack else None
-    if rec.kind == "leak":
-        return f.stack[0] if f.stack else None
-    if rec.kind == "deadlock":
-        main = next((t for t in f.threads if t.stack), None)
-        return main.stack[0] if main else None
-    return f.cycle[0].stack[0] if f.cycle and f.cycle[0].stack else None
-
-
-# --------------------------------------------------------------------------
-# The plugin's widening of the core's behaviour
-
-
-def _interruptible(ts: Any) -> bool:
-    """Non-daemon threads' indefinite waits can be interrupted (``blocking.interruptible``).
-
-    Once a deadlock has failed its test, the test's other blocked threads must
-    end too, or a non-daemon one would hang the interpreter's exit.  An
-    interruptible wait wakes every ``blocking.SLICE`` to look for an abort, so
-    daemon threads (goroutines, which may be parked by the thousand) are left
-    out: they never keep Python from exiting.
-    """
-    if ts.tid in blocking._interruptible:
-        return True
-    t = ts.thread_ref() if ts.thread_ref is not None else None
-    return t is not None and not t.daemon
-
-
-def _excepthook(prev: Any) -> Any:
-    """threading.excepthook that lets a deadlock's other threads end without a warning."""
-
-    def hook(args: Any) -> None:
-        if getattr(args.exc_value, "_racedet_abort", False):
-            return
-        prev(args)
-
-    return hook
 
 
 # --------------------------------------------------------------------------
@@ -359,8 +127,8 @@ class RaceSession:
         self._install_import_hooks()
         self._main_ts = engine.current()
         blocking.set_interruptible(self._main_ts, True)
-        self._mp_threads.setattr(blocking, "interruptible", _interruptible)
-        alive = _thread_keys()
+        self._mp_threads.setattr(blocking, "interruptible", census.interruptible)
+        alive = census.thread_keys()
         self._session_keys = set(alive.values())
         # Threads of pytest and its plugins (xdist's I/O thread) cannot wake a test: they must not
         # keep the watchdog from seeing that a test's threads are all blocked for good.
@@ -402,7 +170,7 @@ class RaceSession:
     @pytest.hookimpl(trylast=True)
     def pytest_configure(self, config: pytest.Config) -> None:
         if self._started:   # after pytest's own threadexception plugin has set its hook
-            self._mp.setattr(threading, "excepthook", _excepthook(threading.excepthook))
+            self._mp.setattr(threading, "excepthook", census.excepthook(threading.excepthook))
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         self.stop()
@@ -418,7 +186,7 @@ class RaceSession:
         blocking.set_interruptible(self._main_ts, False)
         blocking.internal_idents.difference_update(self._added_idents)
         engine.current_test = None
-        alive = _thread_keys()
+        alive = census.thread_keys()
         leftover = [t for t in threading.enumerate()
                     if alive.get(t.ident or 0) not in self._session_keys and not t.daemon and t.is_alive()]
         if leftover:
@@ -426,7 +194,7 @@ class RaceSession:
             # blocked for good at exit, unblock them rather than hang (they were reported).
             # Tracking stays on (accesses are not recorded) so Python's exit wait counts as blocked.
             engine.TRACKING = True
-            blocking.on_deadlock = functools.partial(_exit_deadlock, self._main_ts)
+            blocking.on_deadlock = functools.partial(census.exit_deadlock, self._main_ts)
         else:
             self._mp_threads.undo()
             models.uninstall()
@@ -465,7 +233,7 @@ class RaceSession:
         elif not self._outside_deadlock:
             self._outside_deadlock = True
             self.records.append(Record("deadlock", dl, None, "racedet: deadlock outside of test execution"))
-        _break_deadlock(self._main_ts, DeadlockAbort("racedet: all threads of the test are blocked (deadlock)"),
+        census.break_deadlock(self._main_ts, DeadlockAbort("racedet: all threads of the test are blocked (deadlock)"),
                         test)
 
     def _sync_ignored(self, alive: Dict[int, tuple]) -> None:
@@ -491,7 +259,7 @@ class RaceSession:
         """Threads started by plugins (pytest-timeout's timer) are neither leaks nor deadlock parties."""
         from racedet import frames
 
-        alive = _thread_keys()
+        alive = census.thread_keys()
         for t in threading.enumerate():
             ts = getattr(t, "_racedet_ts", None)
             if ts is None:
@@ -533,7 +301,7 @@ class RaceSession:
             self._main_ts = ts
         self._ignore_infrastructure()
         self._outside_deadlock = False
-        st.before = set(_thread_keys().values())
+        st.before = set(census.thread_keys().values())
         engine.reset_reports()   # a test's verdict does not depend on which tests ran before it
         self.current = st
         engine.current_test = st.nodeid
@@ -555,7 +323,7 @@ class RaceSession:
 
     def _check_leaks(self, st: _TestState) -> None:
         old = st.before | self._fixture_keys | self._done_keys
-        alive = _thread_keys()
+        alive = census.thread_keys()
         exclude = {i for i, k in alive.items() if k in old}
         new = {k for i, k in alive.items() if i not in exclude and i not in blocking.internal_idents}
         if not st.leaks or not self.settings.leaks or st.deadlock:
@@ -623,11 +391,11 @@ class RaceSession:
             yield
             return
         saved = engine.current_test
-        before = set(_thread_keys().values())
+        before = set(census.thread_keys().values())
         engine.current_test = None
         yield
         engine.current_test = saved
-        self._fixture_keys |= set(_thread_keys().values()) - before
+        self._fixture_keys |= set(census.thread_keys().values()) - before
         # Added after the fixture's own finalizer, so it runs first at teardown.
         fixturedef.addfinalizer(functools.partial(self._fixture_teardown, fixturedef))
 
@@ -667,7 +435,7 @@ class RaceSession:
         if not self.settings.leaks:
             return
         old = self._session_keys | self._done_keys
-        alive = _thread_keys()
+        alive = census.thread_keys()
         exclude = {i for i, k in alive.items() if k in old}
         if not set(alive) - exclude - blocking.internal_idents:
             return
@@ -815,23 +583,6 @@ class RaceSession:
         return lines
 
 
-def _thread_keys() -> Dict[int, tuple]:
-    """Live threads: ident -> a key that is never reused (racedet's thread id when it has one).
-
-    Idents are recycled as soon as a thread ends, so "alive before the test"
-    must not be remembered by ident.
-    """
-    states: Dict[int, Any] = {}
-    for t in threading.enumerate():     # live threads only: engine.threads_by_tid keeps every thread ever
-        ts = getattr(t, "_racedet_ts", None)
-        if ts is not None and t.ident is not None and ts.ident == t.ident and not ts.finished:
-            states[t.ident] = ts
-    out = {}
-    for ident in sys._current_frames():
-        ts = states.get(ident)
-        out[ident] = ("t", ts.tid) if ts is not None else ("i", ident)
-    return out
-
 
 def _instrument(mod: ast.Module, source: bytes, path: str, reassert: Any) -> None:
     """Instrument an assertion-rewritten test module or conftest.py, functions only.
@@ -850,52 +601,3 @@ def _instrument(mod: ast.Module, source: bytes, path: str, reassert: Any) -> Non
         mod.body[:] = fresh.body
 
 
-def _outside_note(kind: str, finding: Any, owner: Optional[str]) -> str:
-    if kind != "race":
-        return "racedet: found outside of test execution"
-    cur, prev = finding.current, finding.previous
-    lines = ["racedet: race detected outside of test execution"]
-    for label, acc in (("current", cur), ("previous", prev)):
-        where = f"during {acc.test}" if acc.test else "outside of any test"
-        if label == "current" and owner and owner != acc.test:
-            where += f" (by a thread started during {owner})"
-        lines.append(f"  {label} {acc.kind} by thread {acc.thread}: {where}")
-    return "\n".join(lines)
-
-
-def _break_deadlock(main_ts: Any, abort: Optional[BaseException], test: Optional[str] = None,
-                    everyone: bool = False) -> int:
-    """Interrupt the threads of a deadlock: the main thread raises ``abort``, others end quietly.
-
-    Only the main thread and the threads started by ``test`` are touched
-    (``everyone``: all of them, at exit); a session fixture's server thread is
-    blocked too, but the next tests still need it.  With ``abort`` None the
-    main thread is left alone (at exit it waits in ``threading._shutdown``).
-    Returns how many other threads were told to end.
-    """
-    alive = set(sys._current_frames())
-    ended = 0
-    for ts in list(engine.threads_by_tid.values()):
-        if ts.finished or ts.ident not in alive or ts.ident in blocking.internal_idents:
-            continue
-        if not everyone and ts is not main_ts and (test is None or ts.test != test):
-            continue
-        if ts.blocked is None or not ts.blocked[1]:
-            continue
-        if ts is main_ts:
-            if abort is not None:
-                blocking.interrupt(ts, abort)
-        else:
-            blocking.interrupt(ts, thread_abort())
-            ended += 1
-    return ended
-
-
-def _exit_deadlock(main_ts: Any, dl: Deadlock) -> None:
-    """After the run: leaked threads all blocked for good while Python waits for them at exit."""
-    ended = _break_deadlock(main_ts, None, everyone=True)
-    try:
-        sys.__stderr__.write(f"racedet: ended {ended} leaked thread(s) blocked for good at exit "
-                             "(reported as leaks), so that pytest can exit\n")
-    except (OSError, ValueError, AttributeError):  # pragma: no cover
-        pass

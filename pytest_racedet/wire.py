@@ -53,5 +53,5 @@ def load(kind: str, d: TWire) -> Any:
 
 
 def dump_all(records: List[Any]) -> List[TWire]:
-    """Records (:class:`pytest_racedet.session.Record`) as builtins, for ``workeroutput``."""
+    """Records (:class:`pytest_racedet.render.Record`) as builtins, for ``workeroutput``."""
     return [{"kind": r.kind, "test": r.test, "note": r.note, "data": dump(r.finding)} for r in records]

@@ -740,7 +740,7 @@ def test_summary_line_and_wire_round_trip() -> None:
     from racedet.model import Access, BlockedThread, Deadlock, Frame, Race
 
     from pytest_racedet import wire
-    from pytest_racedet.session import Record, summary_line
+    from pytest_racedet.render import Record, summary_line
 
     fr = Frame("/a.py", 3, "f", "f")
     race = Race("C.x", 1, Access("write", "t1", (fr,), test="t::a"),
