@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import pytest
 from _pytest._code.code import ExceptionChainRepr, ReprFileLocation, ReprTracebackNative
@@ -25,8 +25,27 @@ _FRAMEWORK_DIRS = tuple(
     if getattr(m, "__file__", None)
 )
 
+#: Plugins that call the test function themselves (pytest-run-parallel runs its body in
+#: N threads): their frames below the test are machinery too.  Found without importing them.
+_RUNNER_PLUGINS = ("pytest_run_parallel", "pytest_rerunfailures", "pytest_repeat", "pytest_timeout", "xdist")
+
+
+def _runner_dirs() -> Tuple[str, ...]:
+    import importlib.util
+
+    out = []
+    for name in _RUNNER_PLUGINS:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):  # pragma: no cover - a broken install
+            continue
+        if spec is not None and spec.origin:
+            out.append(os.path.dirname(os.path.abspath(spec.origin)) + os.sep)
+    return tuple(out)
+
+
 #: Stacks are cut where pytest's machinery starts, as Go cuts at testing.tRunner.
-_CUT_DIRS = _FRAMEWORK_DIRS + (PLUGIN_DIR + os.sep,)
+_CUT_DIRS = _FRAMEWORK_DIRS + (PLUGIN_DIR + os.sep,) + _runner_dirs()
 
 _KINDS = ("race", "lock_order", "leak", "deadlock")
 _NOUNS = {"race": ("race", "races"), "leak": ("leak", "leaks"), "deadlock": ("deadlock", "deadlocks"),
@@ -48,22 +67,32 @@ class Record:
 # Stacks without pytest's frames
 
 
-def trim(stack: Sequence[Frame]) -> Tuple[Frame, ...]:
-    """The frames above pytest's machinery (the test function and what it called)."""
+def trim(stack: Sequence[Frame], keep_one: bool = True) -> Tuple[Frame, ...]:
+    """The frames above pytest's machinery (the test function and what it called).
+
+    A stack that is all machinery keeps its innermost frame (``keep_one``),
+    except a thread's creation: a thread that pytest-run-parallel started
+    for the test body has no user frame to show, and its plugin's line
+    would only be noise.
+    """
     out = []
     for fr in stack:
         if fr.file.startswith(_CUT_DIRS):
             break
         out.append(fr)
-    return tuple(out) if out else tuple(stack[:1])
+    if out or not keep_one:
+        return tuple(out)
+    return tuple(stack[:1])
 
 
 def trim_finding(kind: str, f: Any) -> Any:
     """``f`` with every stack trimmed; the records are frozen dataclasses."""
     rep = dataclasses.replace
     if kind == "race":
-        return rep(f, current=rep(f.current, stack=trim(f.current.stack), created_at=trim(f.current.created_at)),
-                   previous=rep(f.previous, stack=trim(f.previous.stack), created_at=trim(f.previous.created_at)))
+        return rep(f, current=rep(f.current, stack=trim(f.current.stack),
+                                  created_at=trim(f.current.created_at, keep_one=False)),
+                   previous=rep(f.previous, stack=trim(f.previous.stack),
+                                created_at=trim(f.previous.created_at, keep_one=False)))
     if kind == "leak":
         return rep(f, stack=trim(f.stack), created_at=trim(f.created_at))
     if kind == "deadlock":
@@ -75,25 +104,62 @@ def trim_finding(kind: str, f: Any) -> Any:
 # Text of findings
 
 
-def short_message(rec: Record) -> str:
-    """One line for the short test summary: ``DATA RACE on LRUCache.size``."""
-    f = rec.finding
-    if rec.kind == "race":
-        return f"DATA RACE on {f.location}"
-    if rec.kind == "leak":
+def _lines(race: Any) -> str:
+    """``cache.py:14 vs 17`` (``a.py:3 vs b.py:9`` across files): the race's two access lines."""
+    cur = race.current.stack[0] if race.current.stack else None
+    prev = race.previous.stack[0] if race.previous.stack else None
+    if cur is None or prev is None:
+        return ""
+    a, b = os.path.basename(cur.file), os.path.basename(prev.file)
+    first, second = sorted([(a, cur.line), (b, prev.line)])
+    if first[0] == second[0]:
+        return f"{first[0]}:{first[1]} vs {second[1]}"
+    return f"{first[0]}:{first[1]} vs {second[0]}:{second[1]}"
+
+
+def finding_title(kind: str, f: Any) -> str:
+    """The kind first, then where: ``DATA RACE on LRUCache.size (cache.py:14 vs 17)``.
+
+    Short, so that pytest's one-line short test summary keeps it whole.
+    """
+    if kind == "race":
+        where = _lines(f)
+        return f"DATA RACE on {f.location}" + (f" ({where})" if where else "")
+    if kind == "leak":
         where = "running" if f.blocked_in == "running" else f"blocked in {f.blocked_in}"
         return f"LEAK of thread {f.thread} ({where})"
-    if rec.kind == "deadlock":
+    if kind == "deadlock":
         return "DEADLOCK (all threads are asleep)"
-    return "LOCK-ORDER INVERSION (potential deadlock)"
+    names = [e.held.split(" ")[-1] for e in f.cycle]
+    return "LOCK-ORDER INVERSION " + " => ".join(names + names[:1])
 
 
-def count_phrase(records: Sequence[Record]) -> str:
-    """``1 race, 2 leaks``: distinct races (by their pair of lines), the rest one by one."""
+def short_message(rec: Record) -> str:
+    """One line for the short test summary and JUnit's ``message``."""
+    return finding_title(rec.kind, rec.finding)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def count_phrase(records: Sequence[Record], distinct: bool = False) -> str:
+    """``1 race, 2 leaks``: races counted once per pair of lines, the rest one by one.
+
+    With ``distinct``, the run's summary says so and adds how many reports
+    (test failures) the races made when that differs: ``2 distinct races (5 reports)``.
+    """
     parts = []
     for kind in _KINDS:
         if kind == "race":
-            n = len({r.finding.key for r in records if r.kind == "race"})
+            races = [r for r in records if r.kind == "race"]
+            n = len({r.finding.key for r in races})
+            if n and distinct:
+                text = f"{n} distinct {'race' if n == 1 else 'races'}"
+                if len(races) != n:
+                    text += f" ({_plural(len(races), 'report')})"
+                parts.append(text)
+                continue
         else:
             n = sum(1 for r in records if r.kind == kind)
         if n:
@@ -102,22 +168,49 @@ def count_phrase(records: Sequence[Record]) -> str:
     return ", ".join(parts)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 def summary_line(records: Sequence[Record], tests_run: int) -> str:
-    """The end-of-run line: ``racedet: 1 race, 1 leak in 2 tests``."""
+    """The end-of-run line: ``racedet: 1 distinct race (3 reports), 1 leak in 3 tests``.
+
+    One race alone is named: ``racedet: 1 distinct race (LRUCache.size, cache.py:14 vs 17) in 45 tests``.
+    """
     inside = [r for r in records if r.test is not None]
     outside = [r for r in records if r.test is None]
     parts = []
     if inside:
-        parts.append(f"{count_phrase(inside)} in {_plural(len({r.test for r in inside}), 'test')}")
+        phrase = count_phrase(inside, distinct=True)
+        keys = {r.finding.key for r in inside if r.kind == "race"}
+        if len(keys) == 1 and all(r.kind == "race" for r in inside):
+            race = inside[0].finding
+            where = _lines(race)
+            phrase = f"1 distinct race ({race.location}" + (f", {where})" if where else ")")
+        parts.append(f"{phrase} in {_plural(len({r.test for r in inside}), 'test')}")
     if outside:
-        parts.append(f"{count_phrase(outside)} outside of test execution")
+        parts.append(f"{count_phrase(outside, distinct=True)} outside of test execution")
     if not parts:
         return f"racedet: no races, leaks or deadlocks in {_plural(tests_run, 'test')}"
     return "racedet: " + ", ".join(parts)
+
+
+def grouped_lines(records: Sequence[Record]) -> List[str]:
+    """One line per distinct race of the run, with the tests it failed: the summary's detail.
+
+    ``DATA RACE on PoolContext._status (base_pool.py:147 vs 151) in 45 tests (first: tests/test_pool.py::test_map)``
+    """
+    groups: Dict[tuple, List[Record]] = {}
+    for r in records:
+        if r.kind == "race":
+            groups.setdefault(r.finding.key, []).append(r)
+    out = []
+    for recs in groups.values():
+        tests = [r.test for r in recs if r.test is not None]
+        distinct_tests = list(dict.fromkeys(tests))
+        text = finding_title("race", recs[0].finding)
+        if distinct_tests:
+            text += f" in {_plural(len(distinct_tests), 'test')} (first: {distinct_tests[0]})"
+        if len(tests) != len(recs):
+            text += (" and" if distinct_tests else "") + " outside of test execution"
+        out.append(text)
+    return out
 
 
 class Reporter:
@@ -138,9 +231,22 @@ class Reporter:
             body = self.fmt.inversion(f)
         return body + (rec.note + "\n" if rec.note else "")
 
-    def test_text(self, records: Sequence[Record]) -> str:
+    def test_text(self, records: Sequence[Record], first_seen: Optional[Dict[tuple, str]] = None) -> str:
+        """A test's failure text; a race shown in full by an earlier test gets one line pointing there.
+
+        One race in a shared fixture or pool fails every test that touches it
+        (as ``go test -race`` does); repeating its stacks 45 times helps no one.
+        """
         head = f"racedet: {count_phrase(records)} during this test"
-        return head + "\n\n" + "\n".join(self.text(r) for r in records)
+        parts = []
+        for r in records:
+            first = (first_seen or {}).get(r.finding.key) if r.kind == "race" else None
+            if first is not None and first != r.test:
+                parts.append(f"{finding_title('race', r.finding)}: the same race as in {first}; "
+                             "its failure has the full report\n")
+            else:
+                parts.append(self.text(r))
+        return head + "\n\n" + "\n".join(parts)
 
 
 def longrepr(text: str, message: str, where: Optional[Frame], item: pytest.Item) -> ExceptionChainRepr:
@@ -167,7 +273,6 @@ def _where(rec: Record) -> Optional[Frame]:
         main = next((t for t in f.threads if t.stack), None)
         return main.stack[0] if main else None
     return f.cycle[0].stack[0] if f.cycle and f.cycle[0].stack else None
-
 
 
 def _outside_note(kind: str, finding: Any, owner: Optional[str]) -> str:

@@ -38,7 +38,7 @@ from pytest_racedet import census
 from pytest_racedet.census import LEAK_GRACE
 from pytest_racedet.options import RaceOptions, load_settings, marker_settings
 from pytest_racedet.render import (_FRAMEWORK_DIRS, PLUGIN_DIR, Record, Reporter, _outside_note, _where,
-                                   longrepr, short_message, summary_line, trim_finding)
+                                   grouped_lines, longrepr, short_message, summary_line, trim_finding)
 from racedet import blocking, engine
 from racedet.blocking import DeadlockAbort
 from racedet.exceptions import ConfigError
@@ -57,6 +57,10 @@ class _TestState:
         self.before: Set[tuple] = set()   # keys of the threads alive when it started
         self.deadlock = False
         self.aborted: Set[str] = set()     # phases that ended in DeadlockAbort
+        self.reports: List[pytest.TestReport] = []   # this run's reports so far
+        self.target_base: Optional[tuple] = None     # the failed report's own outcome and text
+        self.took_over = False             # racedet's text is the failure (the test itself passed)
+        self.finished = False              # the engine was re-enabled after a races=False test
 
 
 
@@ -94,6 +98,7 @@ class RaceSession:
         self._leak_sink: Optional[List[BlockedThread]] = None
         self._outside_deadlock = False
         self._saved_tests: Dict[int, Optional[str]] = {}
+        self._first_seen: Dict[tuple, str] = {}   # race key -> the test whose failure shows it in full
 
     def __repr__(self) -> str:
         role = "controller" if self.controller else "runner"
@@ -123,6 +128,7 @@ class RaceSession:
         self.selector = importer.Selector(self.settings.include,
                                           list(self.settings.exclude) + [os.path.join(PLUGIN_DIR, "*")])
         s.start(instrument=False)
+        self.config.pluginmanager.register(_MarkerCheck(self), "racedet-marker-check")
         engine.reset_reports()
         self._install_import_hooks()
         self._main_ts = engine.current()
@@ -272,6 +278,12 @@ class RaceSession:
         self._sync_ignored(alive)
 
     # -- running a test --------------------------------------------------
+    #
+    # The per-test work hangs on hooks that fire inside ``runtestprotocol``
+    # (setup, makereport), not on the protocol itself, so it is the same
+    # whoever runs the protocol: racedet, or pytest-rerunfailures for a test
+    # it may rerun.  Both run it with ``log=False``, so the call report is not
+    # shown before the leak check after teardown has had its say.
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: Optional[pytest.Item]) -> Optional[bool]:
@@ -281,17 +293,52 @@ class RaceSession:
         reports lets it fail the test itself (its call report) rather than add a
         teardown error, and lets ``-x`` stop at it.
         """
-        if not self._started:
+        if not self._started or _rerun_plugin_runs(item):
             return None
         ihook = item.ihook
         ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-        reports = self._run(item, nextitem)
+        reports = runtestprotocol(item, log=False, nextitem=nextitem)
         for rep in reports:
             ihook.pytest_runtest_logreport(report=rep)
         ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
         return True
 
-    def _run(self, item: pytest.Item, nextitem: Optional[pytest.Item]) -> List[pytest.TestReport]:
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> Any:
+        """Each run of a test (a rerun too) starts with a clean slate, before its fixtures."""
+        if self._started:
+            self._begin(item)
+        yield
+
+    @pytest.hookimpl(hookwrapper=True, trylast=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        """Fail the call report with what was found; after teardown, check leaks and attach them too.
+
+        ``trylast``: the innermost wrapper, so other plugins' wrappers
+        (pytest-rerunfailures deciding on a rerun) see the report racedet failed.
+        """
+        outcome = yield
+        st = self.current
+        if st is None or st.nodeid != item.nodeid:
+            return
+        rep = outcome.get_result()
+        if call.excinfo is not None and call.excinfo.errisinstance(DeadlockAbort):
+            st.aborted.add(call.when)
+        st.reports.append(rep)
+        if call.when == "call":
+            self._attach(item, st)
+        elif call.when == "teardown":
+            self._end(item, st)
+
+    def marker_check(self, item: pytest.Item) -> None:
+        """A misused ``racedet`` marker fails the test's setup (a plain hook: see :class:`_MarkerCheck`)."""
+        st = self.current
+        if st is not None and st.nodeid == item.nodeid and st.marker_error:
+            pytest.fail(st.marker_error, pytrace=False)
+
+    def _begin(self, item: pytest.Item) -> None:
+        if self.current is not None:        # the last test never got to its teardown report
+            self._finish_state(self.current)
         st = _TestState(item)
         self.tests_run += 1
         ts = engine.current()
@@ -307,19 +354,30 @@ class RaceSession:
         engine.current_test = st.nodeid
         if not st.races:
             engine.disable()
+
+    def _finish_state(self, st: _TestState) -> None:
+        if not st.races and not st.finished:
+            engine.enable()
+        st.finished = True
+        engine.current_test = None
+        self.current = None
+        self._main_ts.abort = None   # a second interrupt of the same deadlock must not leak out
+
+    def _end(self, item: pytest.Item, st: _TestState) -> None:
         try:
-            try:
-                reports = runtestprotocol(item, log=False, nextitem=nextitem)
-            finally:
-                if not st.races:
-                    engine.enable()
+            if not st.races:
+                engine.enable()
+                st.finished = True
             self._check_leaks(st)
         finally:
-            engine.current_test = None
-            self.current = None
-            self._main_ts.abort = None   # a second interrupt of the same deadlock must not leak out
-        self._attach(item, st, reports)
-        return reports
+            self._finish_state(st)
+        self._attach(item, st)
+        self.records.extend(st.records)
+        for r in st.records:
+            if r.kind == "race":
+                self._first_seen.setdefault(r.finding.key, st.nodeid)
+        if st.records and self.settings.halt_on_error:
+            item.session.shouldfail = f"racedet: halt_on_error after {st.nodeid}"
 
     def _check_leaks(self, st: _TestState) -> None:
         old = st.before | self._fixture_keys | self._done_keys
@@ -344,44 +402,40 @@ class RaceSession:
             self._leak_sink = None
         st.records.extend(Record("leak", lk, st.nodeid) for lk in accepted)
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
-        yield
-        st = self.current
-        if st is not None and call.excinfo is not None and call.excinfo.errisinstance(DeadlockAbort):
-            st.aborted.add(call.when)
+    def _attach(self, item: pytest.Item, st: _TestState) -> None:
+        """Fail the test once, on its call report (setup report if it never ran), with the report.
 
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        st = self.current
-        if st is not None and st.marker_error:
-            pytest.fail(st.marker_error, pytrace=False)
-
-    def _attach(self, item: pytest.Item, st: _TestState, reports: List[pytest.TestReport]) -> None:
-        """Fail the test once, on its call report (setup report if it never ran), with the report."""
+        Called after the call phase and again after teardown: the text is
+        rendered anew from every record so far, so findings of teardown and
+        leaks join those of the call in one failure.
+        """
         if not st.records:
             return
-        self.records.extend(st.records)
+        reports = st.reports
         target = next((r for r in reports if r.when == "call"), reports[0])
-        text = self.reporter.test_text(st.records)
+        text = self.reporter.test_text(st.records, self._first_seen)
         first = st.records[0]
-        message = "racedet: " + short_message(first)
+        message = short_message(first)
         if len(st.records) > 1:
             message += f" (+{len(st.records) - 1} more)"
         for rep in reports:
             if rep is not target and rep.when in st.aborted:
                 rep.longrepr = longrepr("racedet: deadlock, see the test's report", message, None, item)
-        if target.when in st.aborted or not target.failed:
+        if st.target_base is None:
+            st.target_base = (target.outcome, target.longrepr)
+        outcome, base = st.target_base
+        if target.when in st.aborted or outcome != "failed" or st.took_over:
+            st.took_over = True
             target.outcome = "failed"
             target.longrepr = longrepr(text, message, _where(first), item)
             if hasattr(target, "wasxfail"):
                 del target.wasxfail
-        elif isinstance(target.longrepr, ExceptionRepr):
-            target.longrepr.addsection("racedet", text)
+        elif isinstance(base, ExceptionRepr):
+            sections = [sec for sec in base.sections if sec[0] != "racedet"]
+            base.sections[:] = sections
+            base.addsection("racedet", text)
         else:
-            target.longrepr = f"{target.longrepr}\n\n{text}"
-        if self.settings.halt_on_error:
-            item.session.shouldfail = f"racedet: halt_on_error after {st.nodeid}"
+            target.longrepr = f"{base}\n\n{text}"
 
     # -- wider-scoped fixtures run outside of any test -------------------
 
@@ -562,6 +616,11 @@ class RaceSession:
             extra.append(f"{self.known} known (baseline)")
         line = summary_line(self.records, self.tests_run) + (f" ({', '.join(extra)})" if extra else "")
         bad = bool(self.records)
+        details = grouped_lines(self.records)
+        if len(details) > 1 or (details and any(r.kind != "race" for r in self.records)):
+            tr.write_sep("-", "racedet: distinct races")
+            for d in details:
+                tr.write_line(d)
         tr.write_sep("=", line, red=bad, green=not bad, bold=True)
 
     def header_lines(self) -> List[str]:
@@ -582,6 +641,40 @@ class RaceSession:
             lines.append(f"racedet settings: {summary}")
         return lines
 
+
+
+class _MarkerCheck:
+    """The setup hook that fails a test with a misused marker.
+
+    A plain hook, not the session's setup wrapper: a wrapper that raises
+    before it yields would skip the other plugins' wrappers, which then
+    fail in teardown.
+    """
+
+    def __init__(self, rs: RaceSession) -> None:
+        self.rs = rs
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self.rs.marker_check(item)
+
+
+def _rerun_plugin_runs(item: pytest.Item) -> bool:
+    """Will pytest-rerunfailures run this test's protocol (it may rerun it)?
+
+    It then runs ``runtestprotocol(log=False)`` itself; racedet's per-test
+    hooks do the same work inside it.
+    """
+    mod = sys.modules.get("pytest_rerunfailures")
+    if mod is None or not item.config.pluginmanager.hasplugin("rerunfailures"):
+        return False
+    excluded = getattr(mod, "_is_rerun_path_excluded", None)
+    try:
+        if excluded is not None and excluded(item):
+            return False
+        return mod.get_reruns_count(item) is not None
+    except Exception:  # pragma: no cover - another version's internals: run the protocol ourselves
+        return False
 
 
 def _instrument(mod: ast.Module, source: bytes, path: str, reassert: Any) -> None:

@@ -32,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--exitcode", metavar="N", help=H.get("exitcode"))
     p.add_argument("--halt-on-error", action="store_true", default=None, help=H.get("halt_on_error"))
     p.add_argument("--suppressions", metavar="FILE", help=H.get("suppressions"))
-    p.add_argument("--no-leaks", action="store_true", default=None, help=H.get("leaks"))
+    p.add_argument("--no-leaks", action="store_true", default=None,
+                   help="do not report goroutines/threads still blocked at exit (leaks are reported by default)")
     p.add_argument("--baseline", metavar="FILE", help=H.get("baseline"))
     p.add_argument("--update-baseline", action="store_true", default=None, help=H.get("update_baseline"))
     p.add_argument("--include", metavar="GLOB", action="append", help=H.get("include"))

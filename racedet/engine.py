@@ -645,7 +645,9 @@ def report(ts: ThreadState, kind: str, site: tuple, pkind: str, pepoch: int,
     cur_line = (site[0], site[1])
     prev_line = (psite[0], psite[1]) if psite else ("?", 0)
     dkey = (min(cur_line, prev_line), max(cur_line, prev_line))
-    if dkey in races_seen:
+    # Claimed in one atomic step: two threads racing on the same pair at once report it once.
+    claim = object()
+    if races_seen.setdefault(dkey, claim) is not claim:
         return
     f = _user_frame(sys._getframe(1))
     cur_stack = frames.user_stack(f)

@@ -125,9 +125,9 @@ def test_racy_test_fails_with_both_lines_locked_test_passes(pt: pytest.Pytester)
         "==================",
     ])
     res.stdout.fnmatch_lines([
-        "*= racedet: 1 race in 1 test =*",
+        "*= racedet: 1 distinct race (Counter.value, test_counter.py:* vs *) in 1 test =*",
         "PASSED test_counter.py::test_locked",
-        "FAILED test_counter.py::test_racy - racedet: DATA RACE on Counter.value",
+        "FAILED test_counter.py::test_racy - DATA RACE on Counter.value (*)",
     ])
     # pytest's machinery is cut off the stacks, as Go cuts at testing.tRunner.
     frames = [line for line in res.stdout.lines if line.startswith('  File "')]
@@ -224,8 +224,8 @@ def test_conftest_fixtures_and_project_modules_are_instrumented(pt: pytest.Pytes
         "Previous write of dict item 'n' of <dict at 0x*> by thread bumper:",
         frame(conftest, "# fixture thread write", "bump"),
     ])
-    res.stdout.fnmatch_lines(["FAILED test_shop.py::test_cart - racedet: DATA RACE on Cart.total",
-                              "FAILED test_shop.py::test_fixture - racedet: DATA RACE on dict item 'n' *"])
+    res.stdout.fnmatch_lines(["FAILED test_shop.py::test_cart - DATA RACE on Cart.total (*)",
+                              "FAILED test_shop.py::test_fixture - DATA RACE on dict item 'n' *"])
 
 
 def test_race_outside_of_test_execution_fails_the_session(pt: pytest.Pytester) -> None:
@@ -278,7 +278,7 @@ def test_race_outside_of_test_execution_fails_the_session(pt: pytest.Pytester) -
         "  current write by thread late: outside of any test (by a thread started during "
         "test_late.py::test_starts_a_late_writer)",
         "  previous write by thread MainThread: during test_late.py::test_starts_a_late_writer",
-        "*= racedet: 1 race outside of test execution =*",
+        "*= racedet: 1 distinct race outside of test execution =*",
     ])
 
 
@@ -371,8 +371,8 @@ def test_leaking_test_fails_and_fixed_version_passes(pt: pytest.Pytester) -> Non
         "PASSED test_leaks.py::test_goroutine_fixed",
         "PASSED test_leaks.py::test_allowed_to_leak",
         "PASSED test_leaks.py::test_session_fixture_thread_is_not_a_leak",
-        "FAILED test_leaks.py::test_leaks_a_thread - racedet: LEAK of thread worker (blocked in Event.wait)",
-        "FAILED test_leaks.py::test_leaks_a_goroutine - racedet: LEAK of thread goroutine-* (blocked in Chan.recv)",
+        "FAILED test_leaks.py::test_leaks_a_thread - LEAK of thread worker (blocked in Event.wait)",
+        "FAILED test_leaks.py::test_leaks_a_goroutine - LEAK of thread goroutine-* (blocked in Chan.recv)",
     ])
     report = json.loads((pt.path / "out.json").read_text())
     assert sorted(lk["test"] for lk in report["leaks"]) == [
@@ -455,7 +455,7 @@ def test_deadlocking_test_fails_fast_and_the_suite_goes_on(pt: pytest.Pytester) 
         frame(path, "# other blocks", "other"),
     ])
     res.stdout.fnmatch_lines(["PASSED test_dl.py::test_next",
-                              "FAILED test_dl.py::test_deadlock - racedet: DEADLOCK (all threads are asleep)"])
+                              "FAILED test_dl.py::test_deadlock - DEADLOCK (all threads are asleep)"])
     assert "Timeout" not in res.stdout.str()
 
 
@@ -480,7 +480,7 @@ def test_json_sarif_and_junitxml(pt: pytest.Pytester) -> None:
     assert len(sarif["runs"][0]["results"]) == 1
     cases = {c.get("name"): c for c in ET.parse(pt.path / "junit.xml").getroot().iter("testcase")}
     failure = cases["test_racy"].find("failure")
-    assert failure is not None and failure.get("message") == "racedet: DATA RACE on Counter.value"
+    assert failure is not None and failure.get("message").startswith("DATA RACE on Counter.value (test_counter.py:")
     assert "WARNING: DATA RACE" in (failure.text or "") and "Previous write of Counter.value" in failure.text
     assert cases["test_locked"].find("failure") is None
 
@@ -630,9 +630,9 @@ def test_xdist_finds_the_same_races(pt: pytest.Pytester) -> None:
     res = run(pt, "--race", "-p", "xdist", "-n", "2", "-rf", "--race-json", "out.json")
     res.assert_outcomes(passed=6, failed=4)
     assert res.ret == 1
-    res.stdout.fnmatch_lines(["*= racedet: 1 race, 2 leaks, 1 deadlock in 4 tests =*"])
+    res.stdout.fnmatch_lines(["*= racedet: 1 distinct race, 2 leaks, 1 deadlock in 4 tests =*"])
     res.stdout.fnmatch_lines(["Previous write of Counter.value by thread first:"])   # report came along
-    res.stdout.fnmatch_lines(["FAILED test_counter.py::test_racy - racedet: DATA RACE on Counter.value"])
+    res.stdout.fnmatch_lines(["FAILED test_counter.py::test_racy - DATA RACE on Counter.value (*)"])
     report = json.loads((pt.path / "out.json").read_text())
     assert [r["test"] for r in report["races"]] == ["test_counter.py::test_racy"]
     assert len(report["leaks"]) == 2 and report["tests_run"] == 10
@@ -690,7 +690,7 @@ def test_coverage_is_unchanged_and_races_found(pt: pytest.Pytester) -> None:
     raced = run(pt, "--race", *cov)
     plain.assert_outcomes(passed=1)
     raced.assert_outcomes(failed=1)
-    raced.stdout.fnmatch_lines(["FAILED test_cache.py::test_concurrent_fill - racedet: DATA RACE on LRUCache.size"])
+    raced.stdout.fnmatch_lines(["FAILED test_cache.py::test_concurrent_fill - DATA RACE on LRUCache.size (*)"])
     assert table(plain) and table(raced) == table(plain)
     assert any("17-19" in line for line in table(plain))
 
@@ -749,7 +749,8 @@ def test_summary_line_and_wire_round_trip() -> None:
     dl = Deadlock((leak,))
     records = [Record("race", race, "t::a"), Record("race", race, "t::c"), Record("leak", leak, "t::b"),
                Record("deadlock", dl, None)]
-    assert summary_line(records, 5) == "racedet: 1 race, 1 leak in 3 tests, 1 deadlock outside of test execution"
+    assert summary_line(records, 5) == ("racedet: 1 distinct race (2 reports), 1 leak in 3 tests, "
+                                        "1 deadlock outside of test execution")
     assert summary_line([], 1) == "racedet: no races, leaks or deadlocks in 1 test"
     for rec in records:
         data = json.loads(json.dumps(wire.dump_all([rec])))[0]
