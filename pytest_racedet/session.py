@@ -85,6 +85,7 @@ class RaceSession:
         self.current: Optional[_TestState] = None
         self.session: Any = None                 # racedet.session.Session, not on the controller
         self.selector: Any = None
+        self.project: Any = None                 # pytest_racedet.project.Project, not on the controller
         self._mp = pytest.MonkeyPatch()          # undone at unconfigure
         self._mp_threads = pytest.MonkeyPatch()  # undone once no thread of the run is left
         self._started = False
@@ -125,7 +126,11 @@ class RaceSession:
         s.listeners.append(self._on_finding)
         s.on_deadlock_exit = self._on_deadlock
         self.session = s
-        self.selector = importer.Selector(self.settings.include,
+        from pytest_racedet.project import find_project
+
+        rootdir = str(self.config.rootpath)
+        self.project = find_project(rootdir)
+        self.selector = importer.Selector(list(self.settings.include) + self.project.include_globs(rootdir),
                                           list(self.settings.exclude) + [os.path.join(PLUGIN_DIR, "*")])
         s.start(instrument=False)
         self.config.pluginmanager.register(_MarkerCheck(self), "racedet-marker-check")
@@ -636,6 +641,10 @@ class RaceSession:
 
             line += f", core={core.name} ({core.reason})"
         lines = [line]
+        project = self.project
+        if project is not None:
+            lines.append("racedet: instrumented: test modules, conftest.py files, modules outside "
+                         f"site-packages, and the project: {project.describe(str(self.config.rootpath))}")
         summary = s.summary()
         if summary != "defaults":
             lines.append(f"racedet settings: {summary}")
