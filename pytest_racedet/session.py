@@ -76,7 +76,7 @@ class RaceSession:
         self.options = options
         self.controller = controller
         self.settings = load_settings(config, options)
-        self.reporter = Reporter(Formatter(self.settings.strip_path_prefix))
+        self.reporter = Reporter(Formatter(self.settings.strip_path_prefix, source=self.settings.source))
         self.records: List[Record] = []          # this process's findings, or every worker's
         self.tests_run = 0
         self.suppressed = 0

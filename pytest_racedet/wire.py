@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Dict, List
 
-from racedet.model import (Access, BlockedThread, Deadlock, Frame, LockAcquisition,
+from racedet.model import (Access, BlockedThread, Deadlock, Frame, HeldLock, LockAcquisition,
                            LockOrderInversion, Race)
 
 TWire = Dict[str, Any]
@@ -27,8 +27,15 @@ def _stack(items: Any) -> tuple:
     return tuple(Frame(**f) for f in items or ())
 
 
+def _held(items: Any) -> Any:
+    if items is None:
+        return None
+    return tuple(HeldLock(h["name"], Frame(**h["created_at"]) if h.get("created_at") else None) for h in items)
+
+
 def _access(d: TWire) -> Access:
-    return Access(**{**d, "stack": _stack(d["stack"]), "created_at": _stack(d.get("created_at"))})
+    return Access(**{**d, "stack": _stack(d["stack"]), "created_at": _stack(d.get("created_at")),
+                     "held_locks": _held(d.get("held_locks"))})
 
 
 def _blocked(d: TWire) -> BlockedThread:

@@ -12,7 +12,7 @@ USAGE = "python -m racedet [options] script.py [args...] | -m module [args...]"
 
 #: Options that take a value (``--opt VALUE`` or ``--opt=VALUE``).
 _VALUED = {"--json", "--sarif", "--exitcode", "--suppressions", "--baseline", "--include",
-           "--exclude", "--history-size", "--strip-path-prefix", "--annotations"}
+           "--exclude", "--history-size", "--strip-path-prefix", "--annotations", "--html"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--history-size", metavar="N", help=H.get("history_size"))
     p.add_argument("--strip-path-prefix", metavar="PREFIX", help=H.get("strip_path_prefix"))
     p.add_argument("--annotations", metavar="FORMAT", help=H.get("annotations"))
+    p.add_argument("--html", metavar="PATH", help=H.get("html"))
+    p.add_argument("--no-source", action="store_true", default=None, help=H.get("no_source"))
     return p
 
 
@@ -76,7 +78,7 @@ def cli_values(ns: argparse.Namespace) -> Dict[str, Any]:
     """The options the user gave, as Settings field names (absent ones left out)."""
     out: Dict[str, Any] = {}
     for key in ("json", "sarif", "exitcode", "suppressions", "baseline", "history_size",
-                "strip_path_prefix", "annotations", "include", "exclude"):
+                "strip_path_prefix", "annotations", "include", "exclude", "html"):
         v = getattr(ns, key)
         if v is not None:
             out[key] = v
@@ -84,6 +86,8 @@ def cli_values(ns: argparse.Namespace) -> Dict[str, Any]:
         out["halt_on_error"] = True
     if ns.no_leaks:
         out["leaks"] = False
+    if ns.no_source:
+        out["source"] = False
     if ns.update_baseline:
         out["update_baseline"] = True
     return out

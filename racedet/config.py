@@ -52,6 +52,9 @@ OPTION_HELP: Dict[str, str] = {
     "include": "glob(s) of source files to instrument besides the defaults (comma separated)",
     "exclude": "glob(s) of source files never to instrument (comma separated)",
     "annotations": "emit CI annotations: 'github' or 'none' (default: github when GITHUB_ACTIONS=true)",
+    "html": "write a self-contained HTML report to PATH",
+    "source": "show the source line under each frame of a report (default on; no_source=1 turns it off)",
+    "no_source": "do not show source lines under the frames of a report (same as source=0)",
 }
 
 
@@ -72,6 +75,8 @@ class Settings:
     include: List[str] = dataclasses.field(default_factory=list)
     exclude: List[str] = dataclasses.field(default_factory=list)
     annotations: Optional[str] = None
+    html: Optional[str] = None
+    source: bool = True
     #: The pyproject.toml whose ``[tool.racedet]`` was read, if any.
     config_file: Optional[str] = None
     sources: Dict[str, str] = dataclasses.field(default_factory=dict)
@@ -203,10 +208,12 @@ _PARSERS: Dict[str, Callable[[object], Any]] = {
     "include": _to_globs,
     "exclude": _to_globs,
     "annotations": _to_annotations,
+    "html": _to_path,
+    "source": _to_bool,
 }
 
 #: Options holding file paths: relative ones in pyproject.toml are relative to its directory.
-_PATH_OPTIONS = ("json", "sarif", "suppressions", "baseline")
+_PATH_OPTIONS = ("json", "sarif", "suppressions", "baseline", "html")
 
 
 def _apply(settings: Settings, raw: Mapping[str, object], where: str,
@@ -217,8 +224,8 @@ def _apply(settings: Settings, raw: Mapping[str, object], where: str,
         if where == COMMAND_LINE and value is None:
             continue  # argparse's "not given"
         invert = False
-        if name == "no_leaks":
-            name, invert = "leaks", True
+        if name in ("no_leaks", "no_source"):
+            name, invert = name[3:], True
         parser = _PARSERS.get(name)
         if parser is None:
             raise ConfigError(f"unknown option {key!r} {_IN[where]} {where}")

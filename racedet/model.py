@@ -29,6 +29,20 @@ TStack = Tuple[Frame, ...]
 
 
 @dataclasses.dataclass(frozen=True)
+class HeldLock:
+    """A lock a thread held at an access: its Go/TSan-style name and where it was created."""
+
+    name: str                       # "Lock L1", "RLock L2", "Condition L3"
+    created_at: Optional[Frame] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": self.name}
+        if self.created_at is not None:
+            d["created_at"] = self.created_at.to_dict()
+        return d
+
+
+@dataclasses.dataclass(frozen=True)
 class Access:
     """One side of a data race: a read or a write by one thread."""
 
@@ -39,6 +53,8 @@ class Access:
     created_at: TStack = ()     # where the thread was created (empty for the main thread)
     stack_restored: bool = True  # False when history could not restore the callers
     test: Optional[str] = None  # pytest node id during which the access happened, if known
+    #: The locks the thread held at the access, innermost last; None when not known.
+    held_locks: Optional[Tuple[HeldLock, ...]] = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -52,6 +68,8 @@ class Access:
             d["stack_restored"] = False
         if self.test is not None:
             d["test"] = self.test
+        if self.held_locks is not None:
+            d["held_locks"] = [h.to_dict() for h in self.held_locks]
         return d
 
 

@@ -28,7 +28,7 @@ class Session:
         self.settings = settings
         self.stream = stream if stream is not None else (sys.__stderr__ or sys.stderr)
         self.findings = Findings()
-        self.fmt = Formatter(settings.strip_path_prefix)
+        self.fmt = Formatter(settings.strip_path_prefix, source=settings.source)
         self.suppressions = _load_suppressions(settings.suppressions)
         self.baseline = _load_baseline(settings.baseline) if not settings.update_baseline else None
         self.known = 0           # findings matched by the baseline

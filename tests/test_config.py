@@ -39,8 +39,9 @@ def test_defaults(tmp_path):
     assert s.strip_path_prefix == ""
     assert s.include == [] and s.exclude == []
     assert s.annotations is None
+    assert s.html is None and s.source is True
     assert s.config_file is None
-    assert set(s.sources) == set(OPTION_HELP) - {"no_leaks"}
+    assert set(s.sources) == set(OPTION_HELP) - {"no_leaks", "no_source"}
     assert set(s.sources.values()) == {"default"}
     assert s.summary() == "defaults"
 
@@ -54,7 +55,7 @@ def test_dataclass_defaults_match_load(tmp_path):
 
 def test_option_help_covers_every_option():
     fields = {f.name for f in dataclasses.fields(Settings)} - {"sources", "config_file"}
-    assert set(OPTION_HELP) == fields | {"no_leaks"}
+    assert set(OPTION_HELP) == fields | {"no_leaks", "no_source"}
     for name, text in OPTION_HELP.items():
         assert text and "\n" not in text, name
 
@@ -210,7 +211,7 @@ def test_environment_options():
     env = {"RACEDET_OPTIONS": "json=out.json exitcode=3 halt_on_error=1 leaks=0 suppressions=f.txt "
                               "history_size=0 strip_path_prefix=/src/ include=a/*,b/* "
                               "exclude=c/* update_baseline=yes baseline=b.json sarif=s.sarif "
-                              "annotations=github"}
+                              "annotations=github html=r.html no_source=1"}
     s = load({}, environ=env, start_dir=os.sep)
     assert s.json == "out.json"          # relative to the cwd, as the user typed it
     assert s.exitcode == 3
@@ -225,6 +226,7 @@ def test_environment_options():
     assert s.baseline == "b.json"
     assert s.sarif == "s.sarif"
     assert s.annotations == "github"
+    assert s.html == "r.html" and s.source is False
     assert set(s.sources.values()) == {"RACEDET_OPTIONS"}
 
 

@@ -9,8 +9,6 @@ names exactly the plugins it is about.
 from __future__ import annotations
 
 import importlib.util
-import os
-import textwrap
 from pathlib import Path
 from typing import Dict
 

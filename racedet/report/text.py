@@ -2,41 +2,78 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional, Tuple
 
 from racedet.model import Access, BlockedThread, Deadlock, Findings, LockOrderInversion, Race, TStack
+from racedet.report.diagnose import caret_span, diagnose, source_line
 
 SEP = "=================="
 
 
 class Formatter:
-    """Formats findings; ``strip_path_prefix`` is removed from file paths (Go's option)."""
+    """Formats findings; ``strip_path_prefix`` is removed from file paths (Go's option).
 
-    def __init__(self, strip_path_prefix: str = "") -> None:
+    With ``source`` (the default; ``--no-source`` turns it off) every frame
+    is followed by its source line, as Python tracebacks show it, and the
+    location in an access's own line is marked with carets.
+    """
+
+    def __init__(self, strip_path_prefix: str = "", source: bool = True) -> None:
         self.strip = strip_path_prefix
+        self.source = source
 
     def path(self, p: str) -> str:
         if self.strip and p.startswith(self.strip):
             return p[len(self.strip):]
         return p
 
-    def stack(self, stack: TStack, restored: bool = True) -> List[str]:
-        out = [f'  File "{self.path(f.file)}", line {f.line}, in {f.function}' for f in stack]
+    def stack(self, stack: TStack, restored: bool = True, mark: Optional[Race] = None) -> List[str]:
+        """Frames, innermost first; ``mark``: the race whose location the first frame's line shows."""
+        out = []
+        for i, f in enumerate(stack):
+            out.append(f'  File "{self.path(f.file)}", line {f.line}, in {f.function}')
+            if not self.source:
+                continue
+            text = source_line(f.file, f.line)
+            if not text:
+                continue
+            out.append(f"    {text}")
+            span: Optional[Tuple[int, int]] = caret_span(text, mark) if (i == 0 and mark is not None) else None
+            if span is not None:
+                out.append("    " + " " * span[0] + "^" * (span[1] - span[0]))
         if not restored:
             out.append("  [failed to restore the stack]")
         return out
+
+    @staticmethod
+    def held(a: Access) -> List[str]:
+        """``  holding Lock L1 (created at pool.py:12)``, ``  no lock held``; nothing when unknown."""
+        if a.held_locks is None:
+            return []
+        if not a.held_locks:
+            return ["  no lock held"]
+        parts = []
+        for h in a.held_locks:
+            where = f" (created at {h.created_at.file.rsplit('/', 1)[-1]}:{h.created_at.line})" if h.created_at else ""
+            parts.append(h.name + where)
+        return ["  holding " + ", ".join(parts)]
 
     def race(self, race: Race) -> str:
         cur, prev = race.current, race.previous
         lines = [SEP, "WARNING: DATA RACE"]
         lines.append(f"{cur.kind.capitalize()} of {race.location} at {hex(race.address)} by thread {cur.thread}:")
-        lines += self.stack(cur.stack)
+        lines += self.stack(cur.stack, mark=race)
+        lines += self.held(cur)
         lines.append("")
         lines.append(f"Previous {prev.kind} of {race.location} by thread {prev.thread}:")
-        lines += self.stack(prev.stack, prev.stack_restored)
+        lines += self.stack(prev.stack, prev.stack_restored, mark=race)
+        lines += self.held(prev)
         lines += self._created(cur)
         if prev.thread != cur.thread:
             lines += self._created(prev)
+        d = diagnose(race)
+        if d is not None:
+            lines += ["", f"Diagnosis: {d.text}"] + [f"  {s}" for s in d.steps]
         lines.append(SEP)
         return "\n".join(lines) + "\n"
 
