@@ -43,6 +43,7 @@ from racedet import blocking, engine
 from racedet.blocking import DeadlockAbort
 from racedet.exceptions import ConfigError
 from racedet.model import BlockedThread, Deadlock, Findings, Frame
+from racedet.report import jsondoc
 from racedet.report.text import Formatter
 
 
@@ -563,7 +564,7 @@ class RaceSession:
                     if r.test is not None and r.test not in d["tests"]:
                         d["tests"].append(r.test)
                     continue
-                d = races[r.finding.key] = r.finding.to_dict()
+                d = races[r.finding.key] = jsondoc.race_dict(r.finding)
                 d["tests"] = [r.test] if r.test is not None else []
                 out["races"].append(d)
             else:

@@ -18,6 +18,7 @@ from typing import IO, Any, Callable, List, Optional
 from racedet import blocking, engine, hooks, lockorder, models
 from racedet.instrument import importer
 from racedet.model import BlockedThread, Deadlock, Findings, LockOrderInversion, Race
+from racedet.report import jsondoc
 from racedet.report.text import Formatter
 
 
@@ -227,7 +228,7 @@ def _add(f: Findings, finding: Any) -> None:
 def _write_json(path: str, findings: Findings) -> None:
     tmp = f"{path}.{os.getpid()}.tmp"
     with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(findings.to_dict(), fh, indent=2)
+        json.dump(jsondoc.document(findings), fh, indent=2)
         fh.write("\n")
     os.replace(tmp, path)
 

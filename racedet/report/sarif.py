@@ -23,6 +23,7 @@ from racedet.exceptions import ConfigError
 from racedet.model import (BlockedThread, Deadlock, Findings, Frame, LockOrderInversion, Race,
                            TStack)
 from racedet.report.annotations import message
+from racedet.report.diagnose import diagnose
 
 TFinding = Union[Race, BlockedThread, Deadlock, LockOrderInversion]
 TDict = Dict[str, Any]
@@ -183,6 +184,14 @@ def result(finding: TFinding, root: Optional[str] = None) -> TDict:
     if isinstance(finding, Race):
         props["location"] = finding.location
         props["locationKind"] = finding.location_kind
+        diag = diagnose(finding)
+        if diag is not None:
+            props["diagnosis"] = diag.to_dict()
+            res["message"]["text"] += f" ({diag.text})"
+        held = {side: [h.name for h in acc.held_locks] for side, acc in
+                (("current", finding.current), ("previous", finding.previous)) if acc.held_locks is not None}
+        if held:
+            props["heldLocks"] = held
     if props:
         res["properties"] = props
     return res
