@@ -41,6 +41,7 @@ class RaceOptions:
     leaks_source: str = SRC_DEFAULT
     json: Optional[str] = None
     sarif: Optional[str] = None
+    html: Optional[str] = None
 
 
 # --------------------------------------------------------------------------
@@ -118,7 +119,8 @@ def get_env_settings(config: pytest.Config, namespace: Any = None) -> RaceOption
         if ini_leaks is not None:
             leaks, leaks_source = ini_leaks, _ini_where(config, "race_leaks")
     return RaceOptions(race, race_source, leaks, leaks_source,
-                       getattr(ns, "race_json", None), getattr(ns, "race_sarif", None))
+                       getattr(ns, "race_json", None), getattr(ns, "race_sarif", None),
+                       getattr(ns, "race_html", None))
 
 
 
@@ -158,6 +160,8 @@ def load_settings(config: pytest.Config, options: RaceOptions) -> Any:
         cli["json"] = os.path.join(base, options.json)
     if options.sarif:
         cli["sarif"] = os.path.join(base, options.sarif)
+    if options.html:
+        cli["html"] = os.path.join(base, options.html)
     try:
         settings = rconfig.load(cli, environ=os.environ, start_dir=str(config.rootpath))
     except ConfigError as exc:

@@ -30,6 +30,7 @@ LEAKS_INI_DESC = (
 )
 JSON_DESC = "write racedet's JSON report (with the test node id of each finding) to PATH"
 SARIF_DESC = "write a SARIF 2.1.0 log of racedet's findings to PATH (for code scanning)"
+HTML_DESC = "write a self-contained HTML report of racedet's findings, with the tests each came from, to PATH"
 MARKER_DESC = (
     "racedet(races=True, leaks=True): per-test settings of the race detector (pytest --race): "
     "races=False runs the test without race detection, leaks=False does not fail it for "
@@ -48,6 +49,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help=NO_LEAKS_DESC)
     group.addoption("--race-json", metavar="PATH", dest="race_json", default=None, help=JSON_DESC)
     group.addoption("--race-sarif", metavar="PATH", dest="race_sarif", default=None, help=SARIF_DESC)
+    group.addoption("--race-html", metavar="PATH", dest="race_html", default=None, help=HTML_DESC)
     parser.addini("race", RACE_DESC, type="bool", default=None)
     parser.addini("race_leaks", LEAKS_INI_DESC, type="bool", default=None)
 

@@ -28,7 +28,7 @@ import json
 import os
 import sys
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Set
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import pytest
 from _pytest._code.code import ExceptionRepr
@@ -551,6 +551,23 @@ class RaceSession:
                 f.lock_order_inversions.append(r.finding)
         return f
 
+    def html_records(self) -> List[Tuple[str, Any, List[str]]]:
+        """``(kind, finding, tests)`` for the HTML page: a race once per pair of lines, with all its tests."""
+        out: List[Tuple[str, Any, List[str]]] = []
+        races: Dict[tuple, List[str]] = {}
+        for r in self.records:
+            if r.kind == "race":
+                tests = races.get(r.finding.key)
+                if tests is None:
+                    tests = races[r.finding.key] = []
+                    out.append(("race", r.finding, tests))
+            else:
+                tests = []
+                out.append((r.kind, r.finding, tests))
+            if r.test is not None and r.test not in tests:
+                tests.append(r.test)
+        return out
+
     def to_json(self) -> Dict[str, Any]:
         """The API.md JSON, with ``test`` (node id, or null outside of tests) on each finding."""
         races: Dict[tuple, Dict[str, Any]] = {}
@@ -590,6 +607,10 @@ class RaceSession:
                     json.dump(self.to_json(), fh, indent=2)
                     fh.write("\n")
                 os.replace(tmp, s.json)
+            if s.html:
+                from racedet.report import html
+
+                html.write_html(s.html, self.html_records(), subtitle=f"pytest --race, {self.tests_run} tests")
             if s.sarif or (s.update_baseline and s.baseline) or s.annotations == "github":
                 from racedet.session import Session
 

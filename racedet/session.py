@@ -163,6 +163,10 @@ class Session:
             from racedet.report import sarif
 
             sarif.write_sarif(s.sarif, self.findings, tool_version=__version__, root=root)
+        if s.html:
+            from racedet.report import html
+
+            html.write_html(s.html, html.records_of(self.findings), subtitle=" ".join(sys.argv))
         if s.update_baseline and s.baseline:
             from racedet import baseline
 

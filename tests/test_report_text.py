@@ -65,7 +65,7 @@ def test_source_lines_carets_and_lost_update(tmp_path: Path, core: str) -> None:
     line = line_of(LOST_UPDATE, "# R")
     err = res.stderr
     assert f'line {line}, in incr\n    self.value += 1            # R\n         ^^^^^\n' in err, err
-    assert "Diagnosis: lost update: `self.value += 1            # R` reads and writes Counter.value" in err, err
+    assert "Diagnosis: lost update: `self.value += 1` reads and writes Counter.value" in err, err
     assert "  3. thread w" in err and "write is lost" in err, err
     (race,) = res.races
     assert race["diagnosis"]["kind"] == "lost-update"

@@ -97,6 +97,14 @@ def is_read_modify_write(text: str, name: str, item: bool = False) -> bool:
     return False
 
 
+def _without_comment(text: str) -> str:
+    """The statement as written, less a trailing comment (``ast.unparse`` of the line)."""
+    try:
+        return ast.unparse(ast.parse(text))
+    except (SyntaxError, ValueError):  # pragma: no cover - is_read_modify_write parsed it already
+        return text
+
+
 def _held_names(a: Access) -> List[str]:
     return [h.name for h in a.held_locks or ()]
 
@@ -115,6 +123,7 @@ def diagnose(race: Race) -> Optional[Diagnosis]:
             continue
         text = source_line(rmw.stack[0].file, rmw.stack[0].line)
         if text and is_read_modify_write(text, name, item):
+            text = _without_comment(text)
             loc = race.location
             a, b = rmw.thread, other.thread
             steps = (
