@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from typing import Dict, List, Optional, Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -58,6 +59,8 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--plain-only", action="store_true",
                    help="measure plain python only (no ratios); for tests and baselines")
     p.add_argument("--list", action="store_true", help="list the entries and exit")
+    p.add_argument("--no-coverage", dest="coverage", action="store_false", default=True,
+                   help="skip the coverage.py column (each workload under `coverage run`, line mode)")
     args = p.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
         p.error("--repeat must be at least 1")
@@ -84,12 +87,28 @@ def child_envs(core: Optional[str]) -> Dict[str, Dict[str, str]]:
     racedet = dict(base)
     if core:
         racedet["RACEDET_CORE"] = core
-    return {"plain": plain, "racedet": racedet}
+    coverage = {k: v for k, v in plain.items() if not k.startswith("COVERAGE_")}
+    return {"plain": plain, "racedet": racedet, "coverage": coverage}
+
+
+#: coverage.py's data file for the coverage column: one per run, thrown away.
+COVERAGE_DATA = os.path.join(tempfile.gettempdir(), f"racedet-bench-{os.getpid()}.coverage")
 
 
 def command(python: str, mode: str, entry: suite.Entry, size: str) -> List[str]:
-    prefix = [python, "-m", "racedet"] if mode == "racedet" else [python]
+    """The child's command line: plain python, ``python -m racedet`` or ``coverage run`` (line mode)."""
+    if mode == "racedet":
+        prefix = [python, "-m", "racedet"]
+    elif mode == "coverage":
+        prefix = [python, "-m", "coverage", "run", f"--data-file={COVERAGE_DATA}"]
+    else:
+        prefix = [python]
     return prefix + entry.argv(size)
+
+
+def has_coverage(python: str) -> bool:
+    """Can ``python`` run coverage.py (the column is left out, with a note, when not)?"""
+    return subprocess.run([python, "-c", "import coverage"], capture_output=True).returncode == 0
 
 
 def describe_failure(s: Sample, timeout: float) -> str:
@@ -109,7 +128,7 @@ def run_entry(entry: suite.Entry, args: argparse.Namespace,
               envs: Dict[str, Dict[str, str]]) -> EntryResult:
     """All repetitions of one entry, alternating the modes; stops at the first failure or skip."""
     result = EntryResult(entry.name, entry.group_name, entry.summary, tags=entry.tags)
-    modes = ["plain"] if args.plain_only else ["plain", "racedet"]
+    modes = ["plain"] if args.plain_only else ["plain", "racedet"] + (["coverage"] if args.coverage else [])
 
     def once(mode: str, rep: int) -> Sample:
         return run_child(command(args.python, mode, entry, args.size), mode=mode, rep=rep,
@@ -159,6 +178,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"bench/run.py: cannot run --python {args.python}: {exc}", file=sys.stderr)
         return 2
     args.python = python["executable"] or args.python  # past any pyenv shim: no shell per run
+    if args.coverage and not args.plain_only and not has_coverage(args.python):
+        print(f"bench/run.py: coverage.py is not installed for {args.python}: no coverage column",
+              file=sys.stderr)
+        args.coverage = False
     if not args.plain_only:
         why = preflight(args, envs)
         if why:
@@ -171,6 +194,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "core_in_use": (None if args.plain_only
                         else machine.racedet_core(args.python, envs["racedet"])),
         "size": args.size, "repeat": args.repeat, "plain_only": args.plain_only,
+        "coverage": (machine.coverage_version(args.python) if args.coverage and not args.plain_only else None),
         "argv": sys.argv[1:] if argv is None else list(argv),
     }
     results: List[EntryResult] = []
@@ -182,6 +206,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 write_json(args.json, meta, results)
     except KeyboardInterrupt:
         print("interrupted: reporting the entries that finished", file=sys.stderr)
+    if os.path.exists(COVERAGE_DATA):
+        os.unlink(COVERAGE_DATA)
     print(file=sys.stderr)
     report.print_report(meta, results, sys.stdout, plain_only=args.plain_only)
     if args.json:

@@ -69,11 +69,13 @@ def test_quick_run_under_racedet(tmp_path: Path) -> None:
     if proc.returncode == 2 and "cannot run a hello-world" in proc.stderr:
         pytest.skip("python -m racedet does not run here: " + proc.stderr[-300:])
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "targets (issue 6)" in proc.stdout
+    assert "targets (issue 13)" in proc.stdout
     doc = json.loads(out.read_text())
     single = next(e for e in doc["entries"] if e["name"] == "single")
-    assert {s["mode"] for s in single["samples"]} == {"plain", "racedet"}
+    assert {s["mode"] for s in single["samples"]} == {"plain", "racedet", "coverage"}
     assert single["time_ratio"] > 0 and single["mem_ratio"] > 0
+    assert single["coverage_ratio"] > 0 and single["vs_coverage"] > 0
+    assert any(t["target"].startswith("racedet / coverage.py") for t in doc["summary"]["targets"])
     assert any(t["target"].startswith("start-up") for t in doc["summary"]["targets"])
 
 

@@ -72,3 +72,13 @@ def racedet_core(exe: str, env: Dict[str, str]) -> Optional[str]:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def coverage_version(exe: str) -> Optional[str]:
+    """coverage.py's version for ``exe`` (its default core: the C tracer where it is built), or None."""
+    try:
+        out = subprocess.run([exe, "-c", "import coverage; print(coverage.__version__)"],
+                             capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None

@@ -38,7 +38,8 @@ def fmt_ns(v: Optional[float]) -> str:
 
 HEADER = (f"{'workload':<{NAME_WIDTH}} {'wall plain':>10} {'racedet':>9} {'ratio':>7}"
           f" | {'in-proc plain':>13} {'racedet':>9} {'ratio':>7}"
-          f" | {'RSS plain':>9} {'racedet':>9} {'ratio':>6}")
+          f" | {'RSS plain':>9} {'racedet':>9} {'ratio':>6}"
+          f" | {'coverage':>9} {'ratio':>6} {'rd/cov':>6}")
 
 
 def row(r: EntryResult) -> str:
@@ -50,7 +51,8 @@ def row(r: EntryResult) -> str:
     p, d = r.plain, r.racedet
     return (f"{name} {fmt_time(p.wall):>10} {fmt_time(d.wall):>9} {fmt_ratio(r.time_ratio):>7}"
             f" | {fmt_time(p.seconds):>13} {fmt_time(d.seconds):>9} {fmt_ratio(r.inproc_ratio):>7}"
-            f" | {fmt_mb(p.maxrss_kb):>9} {fmt_mb(d.maxrss_kb):>9} {fmt_ratio(r.mem_ratio):>6}")
+            f" | {fmt_mb(p.maxrss_kb):>9} {fmt_mb(d.maxrss_kb):>9} {fmt_ratio(r.mem_ratio):>6}"
+            f" | {fmt_time(r.coverage.wall):>9} {fmt_ratio(r.coverage_ratio):>6} {fmt_ratio(r.vs_coverage):>6}")
 
 
 def progress(r: EntryResult, index: int, total: int) -> str:
@@ -60,7 +62,9 @@ def progress(r: EntryResult, index: int, total: int) -> str:
     return (f"[{index}/{total}] {r.name}: wall {fmt_time(r.plain.wall)} -> "
             f"{fmt_time(r.racedet.wall)}"
             f" ({fmt_ratio(r.time_ratio)}), RSS {fmt_mb(r.plain.maxrss_kb)} -> "
-            f"{fmt_mb(r.racedet.maxrss_kb)} ({fmt_ratio(r.mem_ratio)})")
+            f"{fmt_mb(r.racedet.maxrss_kb)} ({fmt_ratio(r.mem_ratio)})"
+            + (f", coverage {fmt_time(r.coverage.wall)} (racedet/coverage {fmt_ratio(r.vs_coverage)})"
+               if r.coverage.wall is not None else ""))
 
 
 def print_report(meta: Dict[str, Any], results: Sequence[EntryResult], out: TextIO,
@@ -127,11 +131,14 @@ def _print_summary(results: Sequence[EntryResult], out: TextIO) -> None:
     print(f"  time {fmt_ratio(targets.suite_geomean(results, 'time_ratio'))} wall,"
           f" {fmt_ratio(targets.suite_geomean(results, 'inproc_ratio'))} in-process;"
           f" memory {fmt_ratio(targets.suite_geomean(results, 'mem_ratio'))}", file=out)
+    if any(r.coverage.wall is not None for r in results):
+        print(f"  coverage.py {fmt_ratio(targets.suite_geomean(results, 'coverage_ratio'))} wall;"
+              f" racedet / coverage {fmt_ratio(targets.suite_geomean(results, 'vs_coverage'))}", file=out)
     added = targets.startup_added_ms(results)
     if added is not None:
         print(f"start-up: racedet adds {added:.0f} ms to a hello-world", file=out)
     print(file=out)
-    print("targets (issue 6):", file=out)
+    print("targets (issue 13):", file=out)
     for c in targets.evaluate(results):
         print(f"  [{c.verdict:^7}] {c.target}: {c.figure}", file=out)
 
@@ -147,6 +154,8 @@ def document(meta: Dict[str, Any], results: Sequence[EntryResult]) -> Dict[str, 
             "geomean_time_ratio": targets.suite_geomean(results, "time_ratio"),
             "geomean_inproc_ratio": targets.suite_geomean(results, "inproc_ratio"),
             "geomean_mem_ratio": targets.suite_geomean(results, "mem_ratio"),
+            "geomean_coverage_ratio": targets.suite_geomean(results, "coverage_ratio"),
+            "geomean_vs_coverage": targets.suite_geomean(results, "vs_coverage"),
             "startup_added_ms": targets.startup_added_ms(results),
             "scaling_spread": {tag: targets.scaling_spread(results, tag)
                                for tag in ("threads", "locations")},
@@ -157,8 +166,9 @@ def document(meta: Dict[str, Any], results: Sequence[EntryResult]) -> Dict[str, 
 
 MD_HEADER = ("| workload | wall plain | wall racedet | ratio "
              "| in-proc plain | in-proc racedet | ratio "
-             "| RSS plain | RSS racedet | ratio |\n"
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+             "| RSS plain | RSS racedet | ratio "
+             "| wall coverage | ratio | racedet / coverage |\n"
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
 
 def markdown(meta: Dict[str, Any], results: Sequence[EntryResult]) -> str:
@@ -180,13 +190,14 @@ def markdown(meta: Dict[str, Any], results: Sequence[EntryResult]) -> str:
     for r in results:
         if r.status != "ok":
             reason = r.failure if r.status == "failed" else r.skipped
-            lines.append(f"| {r.name} | {r.status}: {reason} |" + " |" * 8)
+            lines.append(f"| {r.name} | {r.status}: {reason} |" + " |" * 11)
             continue
         p, d = r.plain, r.racedet
         lines.append(
             f"| {r.name} | {fmt_time(p.wall)} | {fmt_time(d.wall)} | {fmt_ratio(r.time_ratio)} "
             f"| {fmt_time(p.seconds)} | {fmt_time(d.seconds)} | {fmt_ratio(r.inproc_ratio)} "
-            f"| {fmt_mb(p.maxrss_kb)} | {fmt_mb(d.maxrss_kb)} | {fmt_ratio(r.mem_ratio)} |")
+            f"| {fmt_mb(p.maxrss_kb)} | {fmt_mb(d.maxrss_kb)} | {fmt_ratio(r.mem_ratio)} "
+            f"| {fmt_time(r.coverage.wall)} | {fmt_ratio(r.coverage_ratio)} | {fmt_ratio(r.vs_coverage)} |")
     lines.append("")
     scaling = [r for r in results if r.tags and r.status == "ok"]
     if scaling:
@@ -197,7 +208,10 @@ def markdown(meta: Dict[str, Any], results: Sequence[EntryResult]) -> str:
     lines.append(f"Geometric mean: time {fmt_ratio(targets.suite_geomean(results, 'time_ratio'))}"
                  " wall,"
                  f" {fmt_ratio(targets.suite_geomean(results, 'inproc_ratio'))} in-process;"
-                 f" memory {fmt_ratio(targets.suite_geomean(results, 'mem_ratio'))}.")
+                 f" memory {fmt_ratio(targets.suite_geomean(results, 'mem_ratio'))}"
+                 + (f"; coverage.py {fmt_ratio(targets.suite_geomean(results, 'coverage_ratio'))},"
+                    f" racedet / coverage {fmt_ratio(targets.suite_geomean(results, 'vs_coverage'))}"
+                    if any(r.coverage.wall is not None for r in results) else "") + ".")
     lines += ["", "| target | result | verdict |", "|---|---|---|"]
     for c in targets.evaluate(results):
         lines.append(f"| {c.target} | {c.figure} | {c.verdict} |")

@@ -116,6 +116,20 @@ class EntryResult:
     def mem_ratio(self) -> Optional[float]:
         return ratio(self.racedet.maxrss_kb, self.plain.maxrss_kb) if self.status == "ok" else None
 
+    @property
+    def coverage(self) -> ModeStats:
+        return self.mode("coverage")
+
+    @property
+    def coverage_ratio(self) -> Optional[float]:
+        """coverage.py's own slowdown (``coverage run`` / plain), wall time."""
+        return ratio(self.coverage.wall, self.plain.wall) if self.status == "ok" else None
+
+    @property
+    def vs_coverage(self) -> Optional[float]:
+        """racedet's cost beside coverage.py's on the same workload: racedet wall / coverage wall."""
+        return ratio(self.racedet.wall, self.coverage.wall) if self.status == "ok" else None
+
     def to_dict(self) -> Dict[str, Any]:
         return {
             "name": self.name, "group": self.group, "summary": self.summary, "status": self.status,
@@ -123,6 +137,8 @@ class EntryResult:
             "plain": self.plain.to_dict(), "racedet": self.racedet.to_dict(),
             "time_ratio": self.time_ratio, "inproc_ratio": self.inproc_ratio,
             "mem_ratio": self.mem_ratio,
+            "coverage": self.coverage.to_dict(), "coverage_ratio": self.coverage_ratio,
+            "vs_coverage": self.vs_coverage,
             "samples": [s.to_dict() for s in self.samples],
         }
 
