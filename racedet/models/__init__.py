@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from racedet.models import aio, futures, locks, queues, threads
+from racedet.models import aio, futures, locks, queues, streams, threads
 
 _installed = False
 
@@ -20,6 +20,7 @@ def install() -> None:
     queues.install()
     futures.install()
     aio.install()
+    streams.install()
     _installed = True
 
 
@@ -27,6 +28,7 @@ def uninstall() -> None:
     global _installed
     if not _installed:
         return
+    streams.uninstall()
     aio.uninstall()
     futures.uninstall()
     queues.uninstall()

@@ -1,0 +1,351 @@
+"""Synchronization through the operating system: loopback sockets, pipes, file locks, SQLite.
+
+Every model has no-race programs (zero reports) and racy twins (the exact
+pair of lines marked ``# R``).  Real time order, where a program needs one,
+comes from raw ``_thread`` locks (``gate()``), which create no edge.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from helpers import CORES, marked_pair, run_racedet
+
+PRELUDE = """
+import _thread, os, socket, sys, threading
+
+class Data:
+    pass
+
+data = Data()
+
+def gate():
+    g = _thread.allocate_lock()
+    g.acquire()
+    return g
+
+def listener(family=socket.AF_INET, where=("127.0.0.1", 0)):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.bind(where)
+    s.listen()
+    return s
+"""
+
+NO_RACES = {
+    "socketpair sendall recv": """
+        a, b = socket.socketpair()
+        data.x = 0
+        def w():
+            data.x = 1
+            a.sendall(b"ready")
+        t = threading.Thread(target=w); t.start()
+        got = b""
+        while len(got) < 5:
+            got += b.recv(5 - len(got))
+        print(data.x)
+        t.join()
+    """,
+    "socketpair ping pong": """
+        a, b = socket.socketpair()
+        data.x = 0
+        def w():
+            for i in range(20):
+                a.recv(1)
+                data.x = getattr(data, "x", 0) + 1
+                a.send(b"p")
+        t = threading.Thread(target=w); t.start()
+        for i in range(20):
+            data.x = getattr(data, "x", 0) + 1
+            b.send(b"q")
+            b.recv(1)
+        t.join()
+        print(data.x)
+    """,
+    "socketpair recv_into second write": """
+        a, b = socket.socketpair()
+        data.x = 0
+        def w():
+            a.sendall(b"one")
+            data.x = 1
+            a.sendall(b"two")
+        t = threading.Thread(target=w); t.start()
+        buf = bytearray(6); view = memoryview(buf); n = 0
+        while n < 6:
+            n += b.recv_into(view[n:])
+        print(data.x)
+        t.join()
+    """,
+    "socketpair makefile": """
+        a, b = socket.socketpair()
+        data.x = 0
+        def w():
+            f = a.makefile("wb")
+            data.x = 1
+            f.write(b"line\\n"); f.flush()
+        t = threading.Thread(target=w); t.start()
+        print(b.makefile("rb").readline(), data.x)
+        t.join()
+    """,
+    "socketpair datagrams": """
+        a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+        def w():
+            a.send(b"long message, read in part")
+            data.x = 1
+            a.send(b"second")
+        t = threading.Thread(target=w); t.start()
+        b.recv(4)
+        b.recv(4)
+        print(data.x)
+        t.join()
+    """,
+    "tcp loopback request reply": """
+        ls = listener()
+        def server():
+            c, _ = ls.accept()
+            c.recv(3)
+            print(data.req)
+            data.reply = 2
+            c.sendall(b"bye")
+            c.close()
+        t = threading.Thread(target=server); t.start()
+        s = socket.create_connection(ls.getsockname())
+        data.req = 1
+        s.sendall(b"req")
+        got = b""
+        while len(got) < 3:
+            got += s.recv(3)
+        print(data.reply)
+        t.join(); s.close(); ls.close()
+    """,
+    "tcp loopback client connects before accept returns": """
+        ls = listener()
+        g = gate()
+        def server():
+            g.acquire()
+            c, _ = ls.accept()
+            c.recv(1)
+            print(data.req)
+            c.close()
+        t = threading.Thread(target=server); t.start()
+        s = socket.create_connection(ls.getsockname())
+        data.req = 2
+        s.sendall(b"r")
+        g.release()
+        t.join(); s.close(); ls.close()
+    """,
+    "tcp wildcard listener": """
+        ls = listener(where=("0.0.0.0", 0))
+        def server():
+            c, _ = ls.accept()
+            data.reply = 1
+            c.sendall(b"x")
+            c.recv(1)
+            c.close()
+        t = threading.Thread(target=server); t.start()
+        s = socket.create_connection(("127.0.0.1", ls.getsockname()[1]))
+        s.recv(1)
+        print(data.reply)
+        s.sendall(b"y")
+        t.join(); s.close(); ls.close()
+    """,
+    "unix socket": """
+        import tempfile
+        path = os.path.join(tempfile.mkdtemp(), "sock")
+        ls = listener(socket.AF_UNIX, path)
+        def server():
+            for _ in range(2):
+                c, _ = ls.accept()
+                c.recv(1)
+                data.reply = getattr(data, "reply", 0) + 1
+                c.sendall(b"x")
+                c.close()
+        t = threading.Thread(target=server); t.start()
+        for _ in range(2):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.connect(path)
+            s.sendall(b"q")
+            s.recv(1)
+            print(data.reply)
+            s.close()
+        t.join(); ls.close()
+    """,
+    "pipe": """
+        r, w = os.pipe()
+        data.x = 0
+        def writer():
+            data.x = 1
+            os.write(w, b"go")
+        t = threading.Thread(target=writer); t.start()
+        got = b""
+        while len(got) < 2:
+            got += os.read(r, 2)
+        print(data.x)
+        t.join(); os.close(r); os.close(w)
+    """,
+    "http server push gateway": """
+        import http.server, urllib.request
+        received = []
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append((self.path, body))
+                self.send_response(200)
+                self.end_headers()
+            def log_message(self, *args):
+                pass
+        srv = http.server.HTTPServer(("localhost", 0), Handler)
+        t = threading.Thread(target=srv.serve_forever); t.start()
+        url = "http://localhost:%d/metrics/job/test" % srv.server_address[1]
+        for i in range(3):
+            req = urllib.request.Request(url, data=b"metric %d" % i, method="PUT")
+            with urllib.request.urlopen(req) as resp:
+                assert resp.status == 200
+            print(len(received), received[-1])
+        srv.shutdown(); srv.server_close(); t.join()
+    """,
+    "socketserver threading server": """
+        import socketserver
+        log = []
+        class Echo(socketserver.StreamRequestHandler):
+            def handle(self):
+                line = self.rfile.readline()
+                log.append(line)
+                self.wfile.write(line.upper())
+        srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Echo)
+        t = threading.Thread(target=srv.serve_forever); t.start()
+        for i in range(3):
+            with socket.create_connection(srv.server_address) as s:
+                f = s.makefile("rwb")
+                f.write(b"hi %d\\n" % i); f.flush()
+                print(f.readline(), log[-1])
+                f.close()
+        srv.shutdown(); srv.server_close(); t.join()
+    """,
+    "blocked in socket io is not a deadlock": """
+        import subprocess, time
+        ls = listener()
+        child = subprocess.Popen([sys.executable, "-c",
+            "import socket, sys, time; time.sleep(0.6); "
+            "s = socket.create_connection(('127.0.0.1', int(sys.argv[1]))); s.sendall(b'x'); s.recv(1)",
+            str(ls.getsockname()[1])])
+        def server():
+            c, _ = ls.accept()
+            data.x = c.recv(1)
+            c.sendall(b"y")
+            c.close()
+        t = threading.Thread(target=server); t.start()
+        t.join()
+        print(data.x)
+        child.wait(); ls.close()
+    """,
+}
+
+RACES = {
+    "socketpair write after send": """
+        a, b = socket.socketpair()
+        data.x = 0
+        def w():
+            a.sendall(b"ready")
+            data.x = 1  # R
+        t = threading.Thread(target=w); t.start()
+        got = b""
+        while len(got) < 5:
+            got += b.recv(5 - len(got))
+        print(data.x)  # R
+        t.join()
+    """,
+    "socketpair read of the first write only": """
+        a, b = socket.socketpair()
+        data.x = 0
+        g = gate()
+        def w():
+            a.sendall(b"1")
+            data.x = 1  # R
+            a.sendall(b"2")
+            g.release()
+        t = threading.Thread(target=w); t.start()
+        g.acquire()
+        b.recv(1)
+        print(data.x)  # R
+        t.join()
+    """,
+    "tcp other connection": """
+        ls = listener()
+        data.x = 0
+        def server():
+            c1, _ = ls.accept()
+            c2, _ = ls.accept()
+            c2.sendall(b"b")
+            data.x = 1  # R
+            c1.sendall(b"a")
+            c2.close(); c1.close()
+        t = threading.Thread(target=server); t.start()
+        s1 = socket.create_connection(ls.getsockname())
+        s2 = socket.create_connection(ls.getsockname())
+        s2.recv(1)
+        print(data.x)  # R
+        s1.recv(1)
+        t.join(); s1.close(); s2.close(); ls.close()
+    """,
+    "pipe descriptor reused": """
+        r, w = os.pipe()
+        data.x = 0
+        g = gate()
+        def writer():
+            data.x = 1  # R
+            os.write(w, b"a")
+            g.release()
+        t = threading.Thread(target=writer); t.start()
+        g.acquire()
+        r2, w2 = os.pipe()
+        os.dup2(r2, r)      # r now reads the new pipe: the old one's bytes are gone
+        os.write(w2, b"b")
+        os.read(r, 1)
+        print(data.x)  # R
+        t.join()
+    """,
+    "http server appends after the reply": """
+        import http.server, urllib.request
+        received = []
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                received.append(body)  # R
+            def log_message(self, *args):
+                pass
+        srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        t = threading.Thread(target=srv.serve_forever); t.start()
+        url = "http://127.0.0.1:%d/metrics/job/test" % srv.server_address[1]
+        req = urllib.request.Request(url, data=b"metric", method="PUT")
+        with urllib.request.urlopen(req) as resp:
+            resp.read()
+        print(len(received))  # R
+        srv.shutdown(); srv.server_close(); t.join()
+    """,
+}
+
+
+def _program(body: str) -> str:
+    return PRELUDE + textwrap.dedent(body)
+
+
+@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("name", sorted(NO_RACES))
+def test_no_race(tmp_path, name, core):
+    res = run_racedet(tmp_path, _program(NO_RACES[name]), extra_env={"RACEDET_CORE": core})
+    assert res.races == [], res.stderr
+    assert res.returncode == 0, res.stderr + res.stdout
+
+
+@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("name", sorted(RACES))
+def test_race(tmp_path, name, core):
+    src = _program(RACES[name])
+    res = run_racedet(tmp_path, src, extra_env={"RACEDET_CORE": core})
+    assert res.race_lines() == [marked_pair(src)], res.stderr
+    assert res.returncode == 66, res.stderr
