@@ -240,6 +240,69 @@ NO_RACES = {
         print(data.x)
         child.wait(); ls.close()
     """,
+    "flock exclusive": """
+        import fcntl, tempfile
+        path = tempfile.mkstemp()[1]
+        data.n = 0
+        def w():
+            for _ in range(5):
+                fd = os.open(path, os.O_RDWR)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                data.n += 1
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+        ts = [threading.Thread(target=w) for _ in range(3)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        print(data.n)
+    """,
+    "flock released by closing the file object": """
+        import fcntl, tempfile
+        path = tempfile.mkstemp()[1]
+        data.n = 0
+        def w():
+            for _ in range(5):
+                with open(path, "a") as f:
+                    fcntl.flock(f, fcntl.LOCK_EX)
+                    data.n += 1
+        ts = [threading.Thread(target=w) for _ in range(3)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        print(data.n)
+    """,
+    "flock released by os.close": """
+        import fcntl, tempfile
+        path = tempfile.mkstemp()[1]
+        data.n = 0
+        def w():
+            for _ in range(5):
+                fd = os.open(path, os.O_RDONLY)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                data.n += 1
+                os.close(fd)
+        ts = [threading.Thread(target=w) for _ in range(3)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        print(data.n)
+    """,
+    "flock shared readers and a writer": """
+        import fcntl, tempfile
+        path = tempfile.mkstemp()[1]
+        data.x = 0
+        def reader():
+            with open(path) as f:
+                fcntl.flock(f, fcntl.LOCK_SH)
+                print(data.x)
+                fcntl.flock(f, fcntl.LOCK_UN)
+        def writer():
+            with open(path) as f:
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+                data.x += 1
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        ts = [threading.Thread(target=fn) for fn in (reader, writer, reader, writer)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+    """,
 }
 
 RACES = {
@@ -326,6 +389,47 @@ RACES = {
             resp.read()
         print(len(received))  # R
         srv.shutdown(); srv.server_close(); t.join()
+    """,
+    "flock one writer without the lock": """
+        import fcntl, tempfile
+        path = tempfile.mkstemp()[1]
+        data.x = 0
+        def locked():
+            with open(path) as f:
+                fcntl.flock(f, fcntl.LOCK_EX)
+                data.x = 1  # R
+                fcntl.flock(f, fcntl.LOCK_UN)
+        def unlocked():
+            data.x = 2  # R
+        ts = [threading.Thread(target=locked), threading.Thread(target=unlocked)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+    """,
+    "flock shared holders both write": """
+        import fcntl, tempfile
+        path = tempfile.mkstemp()[1]
+        data.x = 0
+        def w():
+            with open(path) as f:
+                fcntl.flock(f, fcntl.LOCK_SH)
+                data.x = 1  # R
+                fcntl.flock(f, fcntl.LOCK_UN)
+        ts = [threading.Thread(target=w) for _ in range(2)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+    """,
+    "lockf does not exclude threads of one process": """
+        import fcntl, tempfile
+        path = tempfile.mkstemp()[1]
+        data.x = 0
+        def w():
+            with open(path, "w") as f:
+                fcntl.lockf(f, fcntl.LOCK_EX)
+                data.x = 1  # R
+                fcntl.lockf(f, fcntl.LOCK_UN)
+        ts = [threading.Thread(target=w) for _ in range(2)]
+        for t in ts: t.start()
+        for t in ts: t.join()
     """,
 }
 

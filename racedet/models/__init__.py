@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from racedet.models import aio, futures, locks, queues, streams, threads
+from racedet.models import aio, futures, locks, oslocks, queues, streams, threads
 
 _installed = False
 
@@ -21,6 +21,7 @@ def install() -> None:
     futures.install()
     aio.install()
     streams.install()
+    oslocks.install()
     _installed = True
 
 
@@ -28,6 +29,7 @@ def uninstall() -> None:
     global _installed
     if not _installed:
         return
+    oslocks.uninstall()
     streams.uninstall()
     aio.uninstall()
     futures.uninstall()

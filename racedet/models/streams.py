@@ -44,7 +44,7 @@ import os
 import socket
 import sys
 import weakref
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from racedet import engine
 from racedet.clock import join_into
@@ -542,9 +542,15 @@ def _read(fd: int, n: int) -> bytes:
     return data
 
 
+#: Called with the descriptor before ``os.close`` closes it (file locks go with it).
+on_close: List[Callable[[int], None]] = []
+
+
 def _close(fd: int) -> None:
     if _pipes:
         _pipes.pop(fd, None)
+    for fn in on_close:
+        fn(fd)
     _os_close(fd)
 
 
