@@ -303,6 +303,80 @@ NO_RACES = {
         for t in ts: t.start()
         for t in ts: t.join()
     """,
+    "sqlite begin immediate (diskcache transact)": """
+        import sqlite3, tempfile
+        path = os.path.join(tempfile.mkdtemp(), "cache.db")
+        class Cache:
+            def __init__(self):
+                self._txn_id = None
+                self._local = threading.local()
+                con = sqlite3.connect(path, isolation_level=None)
+                con.execute("CREATE TABLE IF NOT EXISTS kv (k INTEGER)")
+                con.close()
+            def _con(self):
+                con = getattr(self._local, "con", None)
+                if con is None:
+                    con = self._local.con = sqlite3.connect(path, timeout=60, isolation_level=None)
+                return con
+            def transact(self):
+                con = self._con()
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    self._txn_id = threading.get_ident()
+                    con.execute("INSERT INTO kv VALUES (?)", (self._txn_id,))
+                except BaseException:
+                    con.execute("ROLLBACK")
+                    raise
+                else:
+                    con.execute("COMMIT")
+        cache = Cache()
+        ts = [threading.Thread(target=lambda: [cache.transact() for _ in range(10)]) for _ in range(3)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        con = sqlite3.connect(path)
+        assert isinstance(con, sqlite3.Connection) and type(con).__name__ == "Connection"
+        print(con.execute("SELECT count(*) FROM kv").fetchone(), repr(con).split(" at ")[0])
+    """,
+    "sqlite implicit transaction and with conn": """
+        import sqlite3, tempfile
+        path = os.path.join(tempfile.mkdtemp(), "db.sqlite")
+        with sqlite3.connect(path) as con:
+            con.execute("CREATE TABLE t (n INTEGER)")
+        data.n = 0
+        def w(use_with):
+            con = sqlite3.connect(path, timeout=60)
+            for _ in range(10):
+                if use_with:
+                    with con:
+                        con.execute("INSERT INTO t VALUES (1)")
+                        data.n += 1
+                else:
+                    cur = con.cursor()
+                    cur.execute("UPDATE t SET n = n + 1")
+                    data.n += 1
+                    con.commit()
+            con.close()
+        ts = [threading.Thread(target=w, args=(i % 2 == 0,)) for i in range(4)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        print(data.n)
+    """,
+    "sqlite read after commit": """
+        import sqlite3, tempfile
+        path = os.path.join(tempfile.mkdtemp(), "db.sqlite")
+        con = sqlite3.connect(path, isolation_level=None)
+        con.execute("CREATE TABLE jobs (id INTEGER)")
+        def worker():
+            c = sqlite3.connect(path, isolation_level=None)
+            data.result = 42
+            c.execute("INSERT INTO jobs VALUES (1)")
+            c.close()
+        t = threading.Thread(target=worker); t.start()
+        while not con.execute("SELECT count(*) FROM jobs").fetchone()[0]:
+            pass
+        print(data.result)
+        t.join()
+    """,
 }
 
 RACES = {
@@ -430,6 +504,60 @@ RACES = {
         ts = [threading.Thread(target=w) for _ in range(2)]
         for t in ts: t.start()
         for t in ts: t.join()
+    """,
+    "sqlite attribute written outside any transaction": """
+        import sqlite3, tempfile
+        path = os.path.join(tempfile.mkdtemp(), "cache.db")
+        con = sqlite3.connect(path, isolation_level=None)
+        con.execute("CREATE TABLE kv (k INTEGER)")
+        data.txn_id = None
+        def transact():
+            c = sqlite3.connect(path, timeout=60, isolation_level=None)
+            c.execute("BEGIN IMMEDIATE")
+            data.txn_id = 1  # R
+            c.execute("INSERT INTO kv VALUES (1)")
+            c.execute("COMMIT")
+        def outside():
+            data.txn_id = 2  # R
+        ts = [threading.Thread(target=transact), threading.Thread(target=outside)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+    """,
+    "sqlite private memory databases": """
+        import sqlite3
+        data.x = 0
+        def w():
+            c = sqlite3.connect(":memory:", isolation_level=None)
+            c.execute("BEGIN IMMEDIATE")
+            data.x = 1  # R
+            c.execute("COMMIT")
+        ts = [threading.Thread(target=w) for _ in range(2)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+    """,
+    "sqlite failed begin immediate": """
+        import sqlite3, tempfile
+        path = os.path.join(tempfile.mkdtemp(), "db.sqlite")
+        sqlite3.connect(path).close()
+        data.x = 0
+        held, tried = gate(), gate()
+        def holder():
+            c = sqlite3.connect(path, isolation_level=None)
+            c.execute("BEGIN IMMEDIATE")
+            data.x = 1  # R
+            held.release()
+            tried.acquire()
+            c.execute("COMMIT")
+        t = threading.Thread(target=holder); t.start()
+        held.acquire()
+        c = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            c.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            print(e)
+        print(data.x)  # R
+        tried.release()
+        t.join()
     """,
 }
 

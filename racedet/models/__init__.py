@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from racedet.models import aio, futures, locks, oslocks, queues, streams, threads
+from racedet.models import aio, futures, locks, oslocks, queues, sqlite, streams, threads
 
 _installed = False
 
@@ -22,6 +22,7 @@ def install() -> None:
     aio.install()
     streams.install()
     oslocks.install()
+    sqlite.install()
     _installed = True
 
 
@@ -29,6 +30,7 @@ def uninstall() -> None:
     global _installed
     if not _installed:
         return
+    sqlite.uninstall()
     oslocks.uninstall()
     streams.uninstall()
     aio.uninstall()
