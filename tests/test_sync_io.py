@@ -377,6 +377,45 @@ NO_RACES = {
         print(data.result)
         t.join()
     """,
+    "socket end of stream": """
+        a, b = socket.socketpair()
+        def w():
+            a.sendall(b"last")
+            data.x = 1
+            a.close()
+        t = threading.Thread(target=w); t.start()
+        while b.recv(16):
+            pass
+        print(data.x)
+        t.join()
+    """,
+    "pipe end of stream": """
+        r, w = os.pipe()
+        def writer():
+            data.x = 1
+            os.close(w)
+        t = threading.Thread(target=writer); t.start()
+        print(os.read(r, 1), data.x)
+        t.join(); os.close(r)
+    """,
+    "http server reply read to the end of stream": """
+        import http.server, urllib.request
+        received = []
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.end_headers()
+                self.wfile.write(b"body")
+                received.append(self.path)
+            def log_message(self, *args):
+                pass
+        srv = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        t = threading.Thread(target=srv.serve_forever); t.start()
+        with urllib.request.urlopen("http://127.0.0.1:%d/x" % srv.server_address[1]) as resp:
+            print(resp.read())
+        print(len(received), received[-1])
+        srv.shutdown(); srv.server_close(); t.join()
+    """,
 }
 
 RACES = {
@@ -557,6 +596,17 @@ RACES = {
             print(e)
         print(data.x)  # R
         tried.release()
+        t.join()
+    """,
+    "socket written after shutdown": """
+        a, b = socket.socketpair()
+        data.x = 0
+        def w():
+            a.shutdown(socket.SHUT_WR)
+            data.x = 1  # R
+        t = threading.Thread(target=w); t.start()
+        b.recv(1)
+        print(data.x)  # R
         t.join()
     """,
 }

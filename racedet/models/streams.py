@@ -10,7 +10,9 @@ writer's clock, taken *before* the bytes can reach the reader.  A read that
 returns ``n`` bytes advances the stream's read offset by ``n`` and acquires
 the clock of every write that has a byte in what it has received so far.
 Extra edges (a read that also acquires a write it has not received all of)
-can hide a race, never invent one.
+can hide a race, never invent one.  The end of a stream is a write too: a
+``shutdown`` (for writing) or the close of a socket, or ``os.close`` of a
+pipe's write end, happens before the read that returns end of stream there.
 
 Which streams are modelled: both ends must be in this process.
 
@@ -63,13 +65,33 @@ EXEMPT_PREFIXES = (
 class Stream:
     """One direction of a byte stream: the unread writes with their writers' clocks."""
 
-    __slots__ = ("lock", "written", "taken", "log")
+    __slots__ = ("lock", "written", "taken", "log", "eof_vc")
 
     def __init__(self) -> None:
         self.lock = _thread.allocate_lock()   # racedet's own: never modelled
         self.written = 0     # stream offset after the last write (reserved before the call)
         self.taken = 0       # stream offset after the last read
         self.log: List[list] = []    # [start, end, clock], in stream order
+        self.eof_vc: Optional[dict] = None   # the clocks of the writers' ends closing
+
+    def before_eof(self) -> None:
+        """The calling thread is about to end its writing side (close, shutdown)."""
+        vc = engine.snapshot()
+        with self.lock:
+            if self.eof_vc is not None:
+                join_into(vc, self.eof_vc)   # a new dict: readers use it without the lock
+            self.eof_vc = vc
+
+    def after_eof(self) -> None:
+        """A read returned end of stream: everything written and the close happened before."""
+        with self.lock:
+            got = [entry[2] for entry in self.log]
+            del self.log[:]
+            self.taken = self.written
+            eof = self.eof_vc
+        for vc in got:
+            engine.acquire_clock(vc)
+        engine.acquire_clock(eof)
 
     def before_write(self, n: int) -> list:
         """The calling thread is about to write ``n`` bytes: record its clock first."""
@@ -302,7 +324,23 @@ def _received(sock: Any, end: _End, n: int, peek: bool) -> None:
         # writer it cannot see.  Nothing to order with: stop modelling.
         _ends[sock] = None
         return
-    end.inp.after_read(1 if end.unit else n, peek)
+    if n:
+        end.inp.after_read(1 if end.unit else n, peek)
+    elif not end.unit and not peek:
+        end.inp.after_eof()
+
+
+def _asked(args: tuple, kwargs: dict, into: bool) -> int:
+    """How many bytes a recv call asked for (0 returned then means end of stream)."""
+    if not into:
+        return args[0] if args and isinstance(args[0], int) else 1
+    n = args[1] if len(args) > 1 else kwargs.get("nbytes", 0)
+    if n:
+        return n
+    try:
+        return memoryview(args[0] if args else kwargs["buffer"]).nbytes
+    except (TypeError, KeyError):  # pragma: no cover - the call itself would have failed
+        return 0
 
 
 def _nbytes(data: Any) -> int:
@@ -316,8 +354,11 @@ def _nbytes(data: Any) -> int:
 
 _orig_sock = {name: getattr(_socket.socket, name) for name in (
     "send", "sendall", "sendto", "recv", "recv_into", "recvfrom", "recvfrom_into", "connect",
-    "connect_ex", "listen")}
+    "connect_ex", "listen", "shutdown")}
 _orig_accept = socket.socket.accept
+_orig_real_close = socket.socket._real_close
+_SHUT_WR = getattr(_socket, "SHUT_WR", 1)
+_SHUT_RDWR = getattr(_socket, "SHUT_RDWR", 2)
 _orig_socketpair = socket.socketpair
 _MSG_PEEK = getattr(_socket, "MSG_PEEK", 2)
 
@@ -364,7 +405,7 @@ def _peek(args: tuple, at: int) -> bool:
 
 def _recv(self: Any, *args: Any) -> Any:
     data = _orig_recv(self, *args)
-    if data and engine.TRACKING:
+    if engine.TRACKING and (data or _asked(args, {}, False)):
         end = _end_of(self)
         if end is not None:
             _received(self, end, len(data), _peek(args, 1))
@@ -373,7 +414,7 @@ def _recv(self: Any, *args: Any) -> Any:
 
 def _recv_into(self: Any, *args: Any, **kwargs: Any) -> Any:
     n = _orig_recv_into(self, *args, **kwargs)
-    if n and engine.TRACKING:
+    if engine.TRACKING and (n or _asked(args, kwargs, True)):
         end = _end_of(self)
         if end is not None:
             _received(self, end, n, _peek(args, 2) or bool(kwargs.get("flags", 0) & _MSG_PEEK))
@@ -382,7 +423,7 @@ def _recv_into(self: Any, *args: Any, **kwargs: Any) -> Any:
 
 def _recvfrom(self: Any, *args: Any) -> Any:
     res = _orig_recvfrom(self, *args)
-    if res[0] and engine.TRACKING:
+    if engine.TRACKING and (res[0] or _asked(args, {}, False)):
         end = _end_of(self)
         if end is not None:
             _received(self, end, len(res[0]), _peek(args, 1))
@@ -391,11 +432,33 @@ def _recvfrom(self: Any, *args: Any) -> Any:
 
 def _recvfrom_into(self: Any, *args: Any, **kwargs: Any) -> Any:
     res = _orig_recvfrom_into(self, *args, **kwargs)
-    if res[0] and engine.TRACKING:
+    if engine.TRACKING and (res[0] or _asked(args, kwargs, True)):
         end = _end_of(self)
         if end is not None:
             _received(self, end, res[0], _peek(args, 2) or bool(kwargs.get("flags", 0) & _MSG_PEEK))
     return res
+
+
+def _ending(sock: Any) -> None:
+    """``sock`` stops writing (shutdown, or its descriptor closes): the peer's end of stream."""
+    try:
+        end = _ends[sock]
+    except (KeyError, TypeError):
+        return
+    if end is not None and not end.unit:
+        end.out.before_eof()
+
+
+def _shutdown(self: Any, how: int) -> None:
+    if engine.TRACKING and how in (_SHUT_WR, _SHUT_RDWR):
+        _ending(self)
+    _orig_shutdown(self, how)
+
+
+def _real_close(self: Any) -> None:
+    if engine.TRACKING:
+        _ending(self)
+    _orig_real_close(self)
 
 
 def _connected(sock: Any) -> None:
@@ -464,19 +527,21 @@ _orig_recvfrom_into = _orig_sock["recvfrom_into"]
 _orig_connect = _orig_sock["connect"]
 _orig_connect_ex = _orig_sock["connect_ex"]
 _orig_listen = _orig_sock["listen"]
+_orig_shutdown = _orig_sock["shutdown"]
 
 _SOCKET_METHODS = {
     "send": _send, "sendall": _sendall, "sendto": _sendto, "recv": _recv, "recv_into": _recv_into,
     "recvfrom": _recvfrom, "recvfrom_into": _recvfrom_into, "connect": _connect,
-    "connect_ex": _connect_ex, "listen": _listen, "accept": _accept,
+    "connect_ex": _connect_ex, "listen": _listen, "shutdown": _shutdown, "accept": _accept,
+    "_real_close": _real_close,
 }
 
 
 # --------------------------------------------------------------------------
 # Pipes
 
-#: Descriptor -> (the pipe's inode, its stream), for pipes made by os.pipe().
-_pipes: Dict[int, Tuple[Tuple[int, int], Stream]] = {}
+#: Descriptor -> (the pipe's inode, its stream, is it the write end), for pipes made by os.pipe().
+_pipes: Dict[int, Tuple[Tuple[int, int], Stream, bool]] = {}
 _orig_os = {name: getattr(os, name) for name in ("pipe", "pipe2", "read", "write", "close") if hasattr(os, name)}
 _os_read = _orig_os["read"]
 _os_write = _orig_os["write"]
@@ -486,9 +551,10 @@ _os_fstat = os.fstat
 
 def _register_pipe(r: int, w: int) -> None:
     st = _os_fstat(r)
-    ent = ((st.st_dev, st.st_ino), Stream())
-    _pipes[r] = ent
-    _pipes[w] = ent
+    ino = (st.st_dev, st.st_ino)
+    stream = Stream()
+    _pipes[r] = (ino, stream, False)
+    _pipes[w] = (ino, stream, True)
 
 
 def _pipe_stream(fd: int) -> Optional[Stream]:
@@ -535,10 +601,13 @@ def _write(fd: int, data: Any) -> int:
 
 def _read(fd: int, n: int) -> bytes:
     data = _os_read(fd, n)
-    if data and engine.TRACKING and _pipes:
+    if engine.TRACKING and _pipes and (data or n):
         stream = _pipe_stream(fd)
         if stream is not None:
-            stream.after_read(len(data))
+            if data:
+                stream.after_read(len(data))
+            else:
+                stream.after_eof()
     return data
 
 
@@ -548,6 +617,11 @@ on_close: List[Callable[[int], None]] = []
 
 def _close(fd: int) -> None:
     if _pipes:
+        ent = _pipes.get(fd)
+        if ent is not None and ent[2] and engine.TRACKING:
+            stream = _pipe_stream(fd)
+            if stream is not None:
+                stream.before_eof()
         _pipes.pop(fd, None)
     for fn in on_close:
         fn(fd)
@@ -566,7 +640,7 @@ def _copy_meta(new: Any, orig: Any) -> None:
 
 
 for _name, _fn in _SOCKET_METHODS.items():
-    _copy_meta(_fn, _orig_accept if _name == "accept" else _orig_sock[_name])
+    _copy_meta(_fn, {"accept": _orig_accept, "_real_close": _orig_real_close}.get(_name) or _orig_sock[_name])
 _copy_meta(_socketpair, _orig_socketpair)
 for _name, _fn in _OS_FUNCS.items():
     if _name in _orig_os:
@@ -586,6 +660,8 @@ def uninstall() -> None:
     for name in _SOCKET_METHODS:
         if name == "accept":
             socket.socket.accept = _orig_accept  # type: ignore[method-assign]
+        elif name == "_real_close":
+            socket.socket._real_close = _orig_real_close  # type: ignore[attr-defined]
         else:
             try:
                 delattr(socket.socket, name)   # back to _socket.socket's method
