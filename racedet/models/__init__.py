@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from racedet.models import aio, futures, locks, queues, threads
+from racedet.models import aio, futures, locks, oslocks, queues, sqlite, streams, threads
 
 _installed = False
 
@@ -20,6 +20,9 @@ def install() -> None:
     queues.install()
     futures.install()
     aio.install()
+    streams.install()
+    oslocks.install()
+    sqlite.install()
     _installed = True
 
 
@@ -27,6 +30,9 @@ def uninstall() -> None:
     global _installed
     if not _installed:
         return
+    sqlite.uninstall()
+    oslocks.uninstall()
+    streams.uninstall()
     aio.uninstall()
     futures.uninstall()
     queues.uninstall()
