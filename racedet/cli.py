@@ -90,7 +90,6 @@ def cli_values(ns: argparse.Namespace) -> Dict[str, Any]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     from racedet import config, models, runner
-    from racedet.models import threads
     from racedet.session import Session
 
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -114,8 +113,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stderr.write(f"racedet: {exc}\n")
         return 2
 
-    status = runner.execute(*prepared)
-    threads.shutdown_threads()
+    ending = runner.execute(prepared)
+    runner.wait_for_threads()
     if settings.leaks:
         session.add_leaks(session.census())
     from racedet import engine
@@ -125,7 +124,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         session.write_outputs()
     except (OSError, ConfigError) as exc:
         sys.stderr.write(f"racedet: {exc}\n")
-        return status or 2
+        if ending.failed:
+            ending.finish()
+        return 2
     session.write(session.summary())
-    return session.exit_status(status)
-
+    if ending.failed:
+        ending.finish()  # the program's own status wins, and python maps it as it would have
+    status = session.exit_status(0)
+    if status == 0:
+        ending.finish()
+    return status

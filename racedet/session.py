@@ -15,7 +15,7 @@ import threading
 import time
 from typing import IO, Any, Callable, List, Optional
 
-from racedet import blocking, engine, hooks, lockorder, models
+from racedet import blocking, engine, files, hooks, lockorder, models
 from racedet.instrument import importer
 from racedet.model import BlockedThread, Deadlock, Findings, LockOrderInversion, Race
 from racedet.report.text import Formatter
@@ -225,11 +225,7 @@ def _add(f: Findings, finding: Any) -> None:
 
 
 def _write_json(path: str, findings: Findings) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(findings.to_dict(), fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
+    files.write_text(path, json.dumps(findings.to_dict(), indent=2) + "\n", "JSON report")
 
 
 def _load_suppressions(path: Optional[str]) -> Any:
