@@ -160,6 +160,9 @@ def _prepare_main_importer(path: str, abspath: str, main_importer: object, args:
 
 def prepare_module(name: str, args: List[str]) -> Program:
     """Find a ``-m`` module (a package runs its ``__main__``) as runpy does."""
+    if not _runpy_frames():
+        # Started as the ``racedet`` console script: python's -m puts the cwd first.
+        sys.path[0] = os.getcwd()
     try:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError) as exc:
@@ -294,7 +297,7 @@ def execute(program: Program) -> Ending:
     try:
         exec(code, mod.__dict__)
     except SystemExit as exc:
-        ending = Ending(exc)
+        ending = _system_exit(exc)
     except BaseException as exc:
         uncaught = exc
     else:
@@ -308,6 +311,28 @@ def execute(program: Program) -> Ending:
         mod.__dict__.pop("__file__", None)
         mod.__dict__.pop("__cached__", None)
     return ending
+
+
+def _system_exit(exc: SystemExit) -> Ending:
+    """Print a ``sys.exit(message)`` when python would: as the program ends, before threads are waited for.
+
+    An int (or None) prints nothing and is left to python.  So is a code
+    whose ``str()`` raises: what python prints then differs by version.
+    """
+    code = exc.code
+    if code is None or isinstance(code, int):
+        return Ending(exc)
+    try:
+        text = str(code)
+    except Exception:
+        return Ending(exc)
+    stderr = getattr(sys, "stderr", None)
+    if stderr is None:
+        _write_fd2(text)
+    else:
+        _write_stderr(text)
+    _write_stderr("\n")
+    return Ending(SystemExit(1))
 
 
 def visible_traceback(tb: Optional[types.TracebackType], skip_all: bool = False) -> Optional[types.TracebackType]:
@@ -332,9 +357,13 @@ def _write_stderr(text: str) -> None:
         return
     except Exception:
         pass
+    _write_fd2(text)
+
+
+def _write_fd2(text: str) -> None:
     try:
         os.write(2, text.encode("utf-8", "backslashreplace"))
-    except OSError:  # pragma: no cover
+    except (OSError, ValueError):  # pragma: no cover
         pass
 
 
@@ -483,6 +512,11 @@ def wait_for_threads() -> None:
             sys.unraisablehook(_hook_args_type()((type(exc), exc, exc.__traceback__, None, obj)))
         except Exception:  # pragma: no cover - a broken unraisablehook
             pass
+    # Python's own exit calls threading._shutdown() again: let it meet python's
+    # function (which returns at once), in whatever state the program left.
+    import threading
+
+    threading._shutdown = threads._orig_shutdown  # type: ignore[attr-defined]
 
 
 def _hook_args_type() -> type:

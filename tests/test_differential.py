@@ -12,6 +12,7 @@ Optional header comments, one setting per line, anywhere in the file::
     # differential: racedet-options=--no-leaks
     # differential: python>=3.11            skip on older interpreters
     # differential: xfail=issue 11 section 2: what differs (owner)
+    # differential: xfail-on=3.12,3.13 why it differs on those versions only
 
 Several settings may share a line (``form=pyz args=x``).  Forms: ``script``
 (the default: ``python NAME.py``), ``dotdot`` (``python sub/../NAME.py``),
@@ -44,7 +45,7 @@ from helpers import env
 CORPUS = Path(__file__).resolve().parent / "differential"
 _HEADER = re.compile(r"^#\s*differential:\s*(.*)$", re.MULTILINE)
 #: The setting names; a setting's value runs up to the next name (``xfail`` to the end of the line).
-_KEY = re.compile(r"(?:^|\s)(form=|args=|stdin=|racedet-options=|python>=|xfail=)")
+_KEY = re.compile(r"(?:^|\s)(form=|args=|stdin=|racedet-options=|python>=|xfail=|xfail-on=)")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]+")
 
 
@@ -55,9 +56,10 @@ def settings(path: Path) -> Dict[str, str]:
         keys = list(_KEY.finditer(line))
         for i, m in enumerate(keys):
             key = m.group(1).rstrip("=") if not m.group(1).endswith(">=") else m.group(1)
-            stop = len(line) if key == "xfail" or i + 1 == len(keys) else keys[i + 1].start()
+            free_text = key in ("xfail", "xfail-on")
+            stop = len(line) if free_text or i + 1 == len(keys) else keys[i + 1].start()
             out[key] = line[m.end():stop].strip()
-            if key == "xfail":
+            if free_text:
                 break
     return out
 
@@ -118,6 +120,10 @@ def _params() -> list:
         marks = []
         if "xfail" in s:
             marks.append(pytest.mark.xfail(reason=s["xfail"], strict=False))
+        if "xfail-on" in s:
+            versions, _, reason = s["xfail-on"].partition(" ")
+            if any(sys.version_info[:2] == _version(v) for v in versions.split(",")):
+                marks.append(pytest.mark.xfail(reason=reason, strict=False))
         need = s.get("python>=")
         if need and sys.version_info[:2] < _version(need):
             marks.append(pytest.mark.skip(reason=f"needs Python {need}"))
@@ -150,6 +156,6 @@ def test_corpus_settings_parse() -> None:
     for path in CORPUS.glob("*.py"):
         s = settings(path)
         assert s.get("form", "script") in forms, path.name
-        assert set(s) <= {"form", "args", "stdin", "racedet-options", "python>=", "xfail"}, (path.name, s)
+        assert set(s) <= {"form", "args", "stdin", "racedet-options", "python>=", "xfail", "xfail-on"}, (path.name, s)
     assert settings(CORPUS / "form_pyz.py") == {"form": "pyz", "args": "x"}
     assert settings(CORPUS / "argv_and_path.py") == {"args": 'a --b -m "c d"'}
