@@ -92,6 +92,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     from racedet import config, models, runner
     from racedet.session import Session
 
+    if argv is None and not runner.launched_by_runpy():
+        # The ``racedet`` console script: run as ``python -m racedet`` does, so
+        # runpy's frames are below a ``-m`` program as below python's, and the
+        # cwd is first on sys.path for ``-m module``.
+        import os
+        import runpy
+
+        if sys.path:
+            sys.path[0] = os.getcwd()
+        return runpy._run_module_as_main("racedet", False)  # type: ignore[attr-defined]
     argv = list(sys.argv[1:] if argv is None else argv)
     session = None
     try:

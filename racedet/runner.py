@@ -160,9 +160,6 @@ def _prepare_main_importer(path: str, abspath: str, main_importer: object, args:
 
 def prepare_module(name: str, args: List[str]) -> Program:
     """Find a ``-m`` module (a package runs its ``__main__``) as runpy does."""
-    if not _runpy_frames():
-        # Started as the ``racedet`` console script: python's -m puts the cwd first.
-        sys.path[0] = os.getcwd()
     try:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError) as exc:
@@ -263,6 +260,11 @@ def _runpy_frames() -> List[types.FrameType]:
             out.append(f)
         f = f.f_back
     return out[::-1][:2] if len(out) >= 2 else []
+
+
+def launched_by_runpy() -> bool:
+    """True under ``python -m racedet``; False for the console script (no runpy frames below)."""
+    return bool(_runpy_frames())
 
 
 def _is_runpy(filename: str) -> bool:

@@ -228,3 +228,18 @@ def test_printed_before_waiting_for_threads(tmp_path, then, main):
     assert res.returncode == plain.returncode
     assert res.stdout == plain.stdout
     assert plain.stderr and res.stderr.startswith(plain.stderr)
+
+
+def test_console_script_runs_as_python_m_racedet(tmp_path):
+    """Without runpy below (the ``racedet`` script), -m programs still get python -m's frames and cwd."""
+    write(tmp_path, "import warnings\nwarnings.warn('w', stacklevel=2)\ndef f():\n    1 / 0\nf()\n", name="mod.py")
+    console = [sys.executable, "-c", "import sys; from racedet.cli import main; sys.exit(main())"]
+    res = subprocess.run([*console, "-m", "mod"], cwd=str(tmp_path), env=env(),
+                         capture_output=True, text=True, timeout=60)
+    plain = subprocess.run([sys.executable, "-m", "mod"], cwd=str(tmp_path), env=env(),
+                           capture_output=True, text=True, timeout=60)
+    assert (res.returncode, res.stdout, res.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+    write(tmp_path, "raise KeyboardInterrupt\n")
+    res = subprocess.run([*console, "prog.py"], cwd=str(tmp_path), env=env(),
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == -signal.SIGINT
