@@ -39,7 +39,7 @@ from pytest_racedet.census import LEAK_GRACE
 from pytest_racedet.options import RaceOptions, load_settings, marker_settings
 from pytest_racedet.render import (_FRAMEWORK_DIRS, PLUGIN_DIR, Record, Reporter, _outside_note, _where,
                                    grouped_lines, longrepr, short_message, summary_line, trim_finding)
-from racedet import blocking, engine
+from racedet import blocking, engine, files
 from racedet.blocking import DeadlockAbort
 from racedet.exceptions import ConfigError
 from racedet.model import BlockedThread, Deadlock, Findings, Frame
@@ -602,15 +602,13 @@ class RaceSession:
         s = self.settings
         try:
             if s.json:
-                tmp = f"{s.json}.{os.getpid()}.tmp"
-                with open(tmp, "w", encoding="utf-8") as fh:
-                    json.dump(self.to_json(), fh, indent=2)
-                    fh.write("\n")
-                os.replace(tmp, s.json)
+                files.write_text(s.json, json.dumps(self.to_json(), indent=2) + "\n", "JSON report")
             if s.html:
                 from racedet.report import html
 
-                html.write_html(s.html, self.html_records(), subtitle=f"pytest --race, {self.tests_run} tests")
+                files.write_text(s.html, html.render(self.html_records(),
+                                                     subtitle=f"pytest --race, {self.tests_run} tests"),
+                                 "HTML report")
             if s.sarif or (s.update_baseline and s.baseline) or s.annotations == "github":
                 from racedet.session import Session
 

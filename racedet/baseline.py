@@ -16,6 +16,7 @@ import os
 import re
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
+from racedet import files
 from racedet.exceptions import ConfigError
 from racedet.model import BlockedThread, Deadlock, Findings, Frame, LockOrderInversion, Race
 
@@ -170,6 +171,8 @@ class Baseline:
             raise ConfigError(f"cannot read baseline {path}: {exc.strerror or exc}") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ConfigError(f"invalid baseline {path}: not JSON ({exc})") from None
+        except RecursionError:
+            raise ConfigError(f"invalid baseline {path}: nested too deeply") from None
         if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
             raise ConfigError(f"invalid baseline {path}: expected an object with a 'findings' list")
         if data.get("version") != VERSION:
@@ -205,17 +208,7 @@ def write_baseline(path: str, findings: Findings, root: Optional[str] = None) ->
         root = os.path.dirname(os.path.abspath(path))
     doc = {"version": VERSION, "tool": "racedet", "findings": baseline_entries(findings, root)}
     text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)  # A reader never sees a half-written baseline.
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise ConfigError(f"cannot write baseline {path}: {exc.strerror or exc}") from None
+    files.write_text(path, text, "baseline")  # A reader never sees a half-written baseline.
 
 
 def split_new(findings: Findings, baseline: Baseline) -> Tuple[Findings, int]:

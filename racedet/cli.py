@@ -95,9 +95,18 @@ def cli_values(ns: argparse.Namespace) -> Dict[str, Any]:
 
 def main(argv: Optional[List[str]] = None) -> int:
     from racedet import config, models, runner
-    from racedet.models import threads
     from racedet.session import Session
 
+    if argv is None and not runner.launched_by_runpy():
+        # The ``racedet`` console script: run as ``python -m racedet`` does, so
+        # runpy's frames are below a ``-m`` program as below python's, and the
+        # cwd is first on sys.path for ``-m module``.
+        import os
+        import runpy
+
+        if sys.path:
+            sys.path[0] = os.getcwd()
+        return runpy._run_module_as_main("racedet", False)  # type: ignore[attr-defined]
     argv = list(sys.argv[1:] if argv is None else argv)
     session = None
     try:
@@ -119,8 +128,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         sys.stderr.write(f"racedet: {exc}\n")
         return 2
 
-    status = runner.execute(*prepared)
-    threads.shutdown_threads()
+    ending = runner.execute(prepared)
+    runner.wait_for_threads()
     if settings.leaks:
         session.add_leaks(session.census())
     from racedet import engine
@@ -130,7 +139,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         session.write_outputs()
     except (OSError, ConfigError) as exc:
         sys.stderr.write(f"racedet: {exc}\n")
-        return status or 2
+        if ending.failed:
+            ending.finish()
+        return 2
     session.write(session.summary())
-    return session.exit_status(status)
-
+    if ending.failed:
+        ending.finish()  # the program's own status wins, and python maps it as it would have
+    status = session.exit_status(0)
+    if status == 0:
+        ending.finish()
+    return status

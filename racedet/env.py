@@ -37,6 +37,13 @@ class PYBEHAVIOR:
     #: Code objects have ``co_qualname`` (3.11+); earlier, only ``co_name``.
     co_qualname = PYVERSION >= (3, 11)
 
+    #: 3.12+ records an uncaught exception in ``sys.last_exc`` too (beside ``sys.last_value``).
+    sys_last_exc = PYVERSION >= (3, 12)
+
+    #: Before 3.13 an exception out of the exit-time ``threading._shutdown()`` is reported
+    #: as "Exception ignored in: <module 'threading' ...>"; 3.13 names no object.
+    shutdown_error_names_threading = PYVERSION < (3, 13)
+
 
 def qualname_of(code: object) -> str:
     """The qualified name of a code object on every supported Python."""

@@ -15,7 +15,7 @@ import threading
 import time
 from typing import IO, Any, Callable, List, Optional
 
-from racedet import blocking, engine, hooks, lockorder, models
+from racedet import blocking, engine, files, hooks, lockorder, models
 from racedet.instrument import importer
 from racedet.model import BlockedThread, Deadlock, Findings, LockOrderInversion, Race
 from racedet.report import jsondoc
@@ -166,7 +166,8 @@ class Session:
         if s.html:
             from racedet.report import html
 
-            html.write_html(s.html, html.records_of(self.findings), subtitle=" ".join(sys.argv))
+            files.write_text(s.html, html.render(html.records_of(self.findings), subtitle=" ".join(sys.argv)),
+                             "HTML report")
         if s.update_baseline and s.baseline:
             from racedet import baseline
 
@@ -230,11 +231,7 @@ def _add(f: Findings, finding: Any) -> None:
 
 
 def _write_json(path: str, findings: Findings) -> None:
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump(jsondoc.document(findings), fh, indent=2)
-        fh.write("\n")
-    os.replace(tmp, path)
+    files.write_text(path, json.dumps(jsondoc.document(findings), indent=2) + "\n", "JSON report")
 
 
 def _load_suppressions(path: Optional[str]) -> Any:

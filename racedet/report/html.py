@@ -194,11 +194,3 @@ def render(records: Iterable[TRecord], title: str = "racedet report", subtitle: 
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>"
             f"<header><h1>{_e(title)}</h1>{sub}</header><main>{summary}{''.join(body)}</main></body></html>\n")
-
-
-def write_html(path: str, records: Iterable[TRecord], subtitle: str = "") -> None:
-    """Write the page to ``path`` as ``open(path, "w")`` would (through a symlink, into a device)."""
-    text = render(records, subtitle=subtitle)
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
-

@@ -17,9 +17,9 @@ import pathlib
 import urllib.parse
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
+from racedet import files
 from racedet.baseline import (DATA_RACE, DEADLOCK, LEAK, LOCK_ORDER, finding_kind, fingerprint,
                               iter_findings, relative_path)
-from racedet.exceptions import ConfigError
 from racedet.model import (BlockedThread, Deadlock, Findings, Frame, LockOrderInversion, Race,
                            TStack)
 from racedet.report.annotations import message
@@ -222,16 +222,6 @@ def to_sarif(findings: Findings, *, tool_version: str, root: Optional[str] = Non
 
 def write_sarif(path: str, findings: Findings, *, tool_version: str,
                 root: Optional[str] = None) -> None:
-    """Write :func:`to_sarif` to ``path`` (UTF-8 JSON, replaced atomically)."""
+    """Write :func:`to_sarif` to ``path`` (UTF-8 JSON; see :mod:`racedet.files`)."""
     text = json.dumps(to_sarif(findings, tool_version=tool_version, root=root), indent=2) + "\n"
-    tmp = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise ConfigError(f"cannot write SARIF log {path}: {exc.strerror or exc}") from None
+    files.write_text(path, text, "SARIF log")

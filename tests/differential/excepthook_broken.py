@@ -1,0 +1,9 @@
+import sys
+
+
+def hook(etype, value, tb):
+    raise RuntimeError("hook broke")
+
+
+sys.excepthook = hook
+raise ValueError("original")

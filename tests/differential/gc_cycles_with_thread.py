@@ -1,0 +1,14 @@
+# differential: xfail=issue 11 section 3: cyclic garbage kept alive while a second thread runs (engine)
+import gc
+import threading
+
+gc.collect()
+ev = threading.Event()
+t = threading.Thread(target=ev.wait)
+t.start()
+x = []
+x.append(x)
+del x
+print(gc.collect())
+ev.set()
+t.join()

@@ -1,0 +1,14 @@
+# differential: xfail=issue 11 section 4: exceptions raised through the models carry racedet frames when printed (models)
+import queue
+import threading
+import traceback
+
+q = queue.Queue()
+try:
+    q.get(timeout=0.01)
+except queue.Empty:
+    traceback.print_exc()
+try:
+    threading.Lock().release()
+except RuntimeError:
+    traceback.print_exc()

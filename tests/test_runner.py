@@ -1,0 +1,245 @@
+"""Targeted tests of the runner and the CLI around it: endings, output files, bad input, odd launch places.
+
+Program fidelity as a whole is the differential corpus (test_differential.py);
+these pin the cases that need a setup of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from helpers import ROOT, env, write
+
+
+def racedet(cwd: Path, *argv: str, extra_env=None, use_root=True) -> subprocess.CompletedProcess:
+    e = env(extra_env)
+    if not use_root:
+        e.pop("PYTHONPATH", None)
+        e.update(extra_env or {})
+    return subprocess.run([sys.executable, "-m", "racedet", *argv], cwd=str(cwd), env=e,
+                          capture_output=True, text=True, timeout=120)
+
+
+CLEAN = "print('ok')\n"
+
+
+# -- endings ---------------------------------------------------------------
+
+
+def test_uncaught_keyboard_interrupt_kills_by_sigint(tmp_path):
+    write(tmp_path, "import atexit\natexit.register(print, 'atexit')\nraise KeyboardInterrupt\n")
+    res = racedet(tmp_path, "prog.py")
+    plain = subprocess.run([sys.executable, "prog.py"], cwd=str(tmp_path), env=env(),
+                           capture_output=True, text=True, timeout=60)
+    assert plain.returncode == -signal.SIGINT
+    assert res.returncode == -signal.SIGINT
+    assert (res.stdout, res.stderr) == (plain.stdout, plain.stderr)
+
+
+def test_racedet_status_when_program_succeeds_and_races(tmp_path):
+    """sys.exit(0) with a race: racedet's exitcode; sys.exit(3): the program's."""
+    racy = """
+        import sys, threading
+        x = 0
+        def f():
+            global x
+            x += 1
+        t = threading.Thread(target=f); t.start(); f(); t.join()
+        sys.exit({code})
+    """
+    write(tmp_path, racy.format(code=0))
+    assert racedet(tmp_path, "prog.py").returncode == 66
+    write(tmp_path, racy.format(code="'failed'"))
+    res = racedet(tmp_path, "prog.py")
+    assert res.returncode == 1
+    assert res.stderr.index("DATA RACE") < res.stderr.index("failed\n") < res.stderr.index("racedet: found")
+
+
+# -- output files the user names ------------------------------------------
+
+
+def test_json_written_through_a_symlink(tmp_path):
+    write(tmp_path, CLEAN)
+    (tmp_path / "out").mkdir()
+    link = tmp_path / "report.json"
+    link.symlink_to(tmp_path / "out" / "real.json")
+    res = racedet(tmp_path, "--json", "report.json", "prog.py")
+    assert res.returncode == 0, res.stderr
+    assert link.is_symlink()
+    assert '"races": []' in (tmp_path / "out" / "real.json").read_text()
+
+
+def test_json_written_into_a_fifo(tmp_path):
+    write(tmp_path, CLEAN)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    res = racedet(tmp_path, "--json", str(fifo), "prog.py")
+    reader.join(60)
+    assert res.returncode == 0, res.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert '"races": []' in got[0]
+
+
+@pytest.mark.parametrize("option", ["--json", "--sarif"])
+def test_regular_file_replaced_with_its_mode_and_no_temp_left(tmp_path, option):
+    write(tmp_path, CLEAN)
+    out = tmp_path / "out.txt"
+    out.write_text("old")
+    out.chmod(0o600)
+    res = racedet(tmp_path, option, "out.txt", "prog.py")
+    assert res.returncode == 0, res.stderr
+    assert out.read_text() != "old" and stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt", "prog.py"]
+
+
+@pytest.mark.parametrize("argv, what", [
+    (["--json", "missing/r.json"], "JSON report missing/r.json"),
+    (["--sarif", "missing/r.sarif"], "SARIF log missing/r.sarif"),
+    (["--update-baseline", "--baseline", "missing/b.json"], "baseline missing/b.json"),
+])
+def test_missing_directory_named_as_given(tmp_path, argv, what):
+    write(tmp_path, CLEAN)
+    res = racedet(tmp_path, *argv, "prog.py")
+    assert res.returncode == 2
+    assert res.stderr == f"racedet: cannot write {what}: No such file or directory\n"
+
+
+# -- bad input: one line, exit 2 -------------------------------------------
+
+
+def test_non_utf8_pyproject(tmp_path):
+    write(tmp_path, CLEAN)
+    (tmp_path / "pyproject.toml").write_bytes(b'[tool.racedet]\nexitcode = "\xff"\n')
+    res = racedet(tmp_path, "prog.py")
+    assert res.returncode == 2
+    assert res.stderr.startswith("racedet: invalid TOML in ") and "not UTF-8" in res.stderr
+    assert res.stderr.count("\n") == 1
+
+
+def test_deeply_nested_pyproject(tmp_path):
+    write(tmp_path, CLEAN)
+    (tmp_path / "pyproject.toml").write_text("[tool.racedet]\nx = " + "[" * 100000 + "\n")
+    res = racedet(tmp_path, "prog.py")
+    assert res.returncode == 2 and res.stderr.startswith("racedet: invalid TOML in ")
+    assert res.stderr.count("\n") == 1
+
+
+def test_deeply_nested_baseline(tmp_path):
+    write(tmp_path, CLEAN)
+    (tmp_path / "b.json").write_text("[" * 100000)
+    res = racedet(tmp_path, "--baseline", "b.json", "prog.py")
+    assert (res.returncode, res.stderr) == (2, "racedet: invalid baseline b.json: nested too deeply\n")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["nowhere.py"], "racedet: can't open file "),
+    (["emptydir"], "racedet: can't find '__main__' module in "),
+    (["bad.pyc"], "racedet: Bad magic number in .pyc file: bad.pyc"),
+])
+def test_bad_program_paths(tmp_path, argv, message):
+    (tmp_path / "emptydir").mkdir()
+    (tmp_path / "bad.pyc").write_bytes(b"\0" * 32)
+    res = racedet(tmp_path, *argv)
+    assert res.returncode == 2
+    assert res.stderr.startswith(message) and res.stderr.count("\n") == 1
+
+
+# -- where racedet is started from ----------------------------------------
+
+_EDITABLE_FINDER = '''
+import importlib.machinery, sys
+
+class RacedetFinder:
+    """Like setuptools' editable finder: racedet found after the path finder."""
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
+        if name == "racedet":
+            return importlib.machinery.PathFinder.find_spec(name, [{root!r}])
+        if name.startswith("racedet."):
+            return importlib.machinery.PathFinder.find_spec(name, [{pkg!r}])
+        return None
+
+# Right after the path finder, before any installed racedet's own finder.
+at = next(i for i, f in enumerate(sys.meta_path) if f is importlib.machinery.PathFinder)
+sys.meta_path.insert(at + 1, RacedetFinder)
+'''
+
+
+def test_runs_beside_a_folder_named_racedet(tmp_path):
+    """cwd/racedet (a checkout, not the package) is a namespace package candidate for ``-m``."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        _EDITABLE_FINDER.format(root=str(ROOT), pkg=str(ROOT / "racedet")))
+    work = tmp_path / "work"
+    (work / "racedet" / "docs").mkdir(parents=True)
+    write(work, "import threading\nt = threading.Thread(target=print, args=('hi',))\nt.start(); t.join()\n")
+    extra = {"PYTHONPATH": str(site)}
+    res = racedet(work, "--help", extra_env=extra, use_root=False)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("usage: python -m racedet")
+    res = racedet(work, "--version", extra_env=extra, use_root=False)
+    assert res.stdout.startswith("racedet ")
+    res = racedet(work, "prog.py", extra_env=extra, use_root=False)
+    assert (res.returncode, res.stdout, res.stderr) == (0, "hi\n", "")
+
+
+# -- what python prints as the program ends, before waiting for threads -----
+# (the differential corpus has these too; engine._on_death's message at exit,
+# issue 11 section 3, makes them xfail there, so the part up to it is pinned here)
+
+_WAIT_FOR_MAIN_IN_SHUTDOWN = """
+import os, signal, sys, threading, time
+main = threading.main_thread()
+def worker():
+    while True:
+        f = sys._current_frames().get(main.ident)
+        if f is not None and f.f_code.co_name == "_shutdown":
+            break
+        time.sleep(0.01)
+    time.sleep(0.1)
+    {then}
+threading.Thread(target=worker).start()
+{main}
+"""
+
+
+@pytest.mark.parametrize("then, main", [
+    ("os.kill(os.getpid(), signal.SIGINT); time.sleep(0.2)", "print('main done')"),
+    ("print('worker', file=sys.stderr)", "sys.exit('bye')"),
+    ("print('worker', file=sys.stderr)", "raise LookupError('main fails')"),
+], ids=["ctrl-c-at-thread-shutdown", "exit-message", "uncaught"])
+def test_printed_before_waiting_for_threads(tmp_path, then, main):
+    write(tmp_path, _WAIT_FOR_MAIN_IN_SHUTDOWN.format(then=then, main=main))
+    plain = subprocess.run([sys.executable, "prog.py"], cwd=str(tmp_path), env=env(),
+                           capture_output=True, text=True, timeout=60)
+    res = racedet(tmp_path, "--no-leaks", "prog.py")
+    assert res.returncode == plain.returncode
+    assert res.stdout == plain.stdout
+    assert plain.stderr and res.stderr.startswith(plain.stderr)
+
+
+def test_console_script_runs_as_python_m_racedet(tmp_path):
+    """Without runpy below (the ``racedet`` script), -m programs still get python -m's frames and cwd."""
+    write(tmp_path, "import warnings\nwarnings.warn('w', stacklevel=2)\ndef f():\n    1 / 0\nf()\n", name="mod.py")
+    console = [sys.executable, "-c", "import sys; from racedet.cli import main; sys.exit(main())"]
+    res = subprocess.run([*console, "-m", "mod"], cwd=str(tmp_path), env=env(),
+                         capture_output=True, text=True, timeout=60)
+    plain = subprocess.run([sys.executable, "-m", "mod"], cwd=str(tmp_path), env=env(),
+                           capture_output=True, text=True, timeout=60)
+    assert (res.returncode, res.stdout, res.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+    write(tmp_path, "raise KeyboardInterrupt\n")
+    res = subprocess.run([*console, "prog.py"], cwd=str(tmp_path), env=env(),
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode == -signal.SIGINT
