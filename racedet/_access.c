@@ -1369,6 +1369,23 @@ done:
 /* ------------------------------------------------------------------------ */
 /* The hooks' bodies: 0 done, -1 error. */
 
+/* engine.data_descriptor(type(obj), name): is ``obj.name`` a data
+ * descriptor's code (property, getset, __set__/__delete__) and not memory?
+ * __slots__ members are memory.  _PyType_Lookup is the lookup attribute
+ * access makes, through the interpreter's type cache (keyed by version tags,
+ * so a class changed since is looked up afresh): no cache of ours to go stale. */
+static inline int
+is_data_descriptor(PyObject *obj, PyObject *name)
+{
+    if (!PyUnicode_CheckExact(name))
+        return 0;
+    PyObject *d = _PyType_Lookup(Py_TYPE(obj), name);   /* borrowed; sets no error */
+    if (d == NULL)
+        return 0;
+    PyTypeObject *dt = Py_TYPE(d);
+    return dt != &PyMemberDescr_Type && dt->tp_descr_set != NULL;
+}
+
 /* rd_attr / wr_attr / rmw_attr */
 static int
 attr_access(PyObject *obj, PyObject *name, PyObject *site, int mode)
@@ -1382,12 +1399,19 @@ attr_access(PyObject *obj, PyObject *name, PyObject *site, int mode)
     if (sh == NULL)
         goto done;
     if (mode == M_RMW) {
-        if (sh == IGNORED) {
-            rc = 0;
-            goto done;
+        /* vs = sh.get(name)
+         * if vs is None: (return if IGNORED or a descriptor); vs = sh[name] = [0, None, 0, None]
+         * if vs[0] != ts.epoch: (if vs[2] != ts.epoch: _read); _write */
+        vs = dict_get(sh, name);
+        if (vs == NULL) {
+            if (PyErr_Occurred())
+                goto done;
+            if (sh == IGNORED || is_data_descriptor(obj, name)) {
+                rc = 0;
+                goto done;
+            }
         }
-        /* vs = _state(sh, name); if vs[0] != ts.epoch: (if vs[2] != ts.epoch: _read); _write */
-        if ((vs = get_state(sh, name)) == NULL || check_vs(vs) < 0)
+        if ((vs == NULL && (vs = get_state(sh, name)) == NULL) || check_vs(vs) < 0)
             goto done;
         PyObject *eb = ts_epoch_borrowed(ts);
         if (eb != NULL && PyList_GET_ITEM(vs, 0) == eb) {
@@ -1413,7 +1437,7 @@ attr_access(PyObject *obj, PyObject *name, PyObject *site, int mode)
     if (vs == NULL) {
         if (PyErr_Occurred())
             goto done;
-        if (sh == IGNORED) {
+        if (sh == IGNORED || is_data_descriptor(obj, name)) {
             rc = 0;
             goto done;
         }

@@ -108,6 +108,26 @@ def _state(sh, key):
 # Attributes
 
 
+_data_descriptor = engine.data_descriptor
+#: (id of a type, name) pairs found not to be data descriptors.  A stale entry
+#: (the class changed since, or the id now belongs to another type) only
+#: makes a location that engine.report then recognises as a descriptor.
+_plain_attrs: set = set()
+
+
+def _descriptor(t: type, name: str) -> bool:
+    """Is ``obj.name`` (``type(obj) is t``) a descriptor's code rather than memory?"""
+    k = (id(t), name)
+    if k in _plain_attrs:
+        return False
+    if _data_descriptor(t, name):
+        return True
+    if len(_plain_attrs) >= 4096:
+        _plain_attrs.clear()
+    _plain_attrs.add(k)
+    return False
+
+
 def rd_attr(obj: Any, name: str, site: tuple) -> Any:
     if ACTIVE:
         try:
@@ -117,7 +137,7 @@ def rd_attr(obj: Any, name: str, site: tuple) -> Any:
                 sh = _new_shadow(obj)
             vs = sh.get(name)
             if vs is None:
-                if sh is _IGNORED:
+                if sh is _IGNORED or _descriptor(type(obj), name):
                     return obj
                 sh[name] = [0, None, ts.epoch, _hist(site, ts)]
             elif vs[2] != ts.epoch:
@@ -136,7 +156,7 @@ def wr_attr(obj: Any, name: str, site: tuple) -> Any:
                 sh = _new_shadow(obj)
             vs = sh.get(name)
             if vs is None:
-                if sh is _IGNORED:
+                if sh is _IGNORED or _descriptor(type(obj), name):
                     return obj
                 sh[name] = [ts.epoch, _hist(site, ts), 0, None]
             elif vs[0] != ts.epoch:
@@ -147,16 +167,18 @@ def wr_attr(obj: Any, name: str, site: tuple) -> Any:
 
 
 def rmw_attr(obj: Any, name: str, site: tuple) -> Any:
-    """``obj.name += v``: a read and a write."""
+    """``obj.name += v``: a read and a write (none for a data descriptor: its getter and setter record theirs)."""
     if ACTIVE:
         try:
             ts = _tls.ts or _adopt()
             sh = _shadow_get(id(obj))
             if sh is None:
                 sh = _new_shadow(obj)
-            if sh is _IGNORED:
-                return obj
-            vs = _state(sh, name)
+            vs = sh.get(name)
+            if vs is None:
+                if sh is _IGNORED or _descriptor(type(obj), name):
+                    return obj
+                vs = sh[name] = [0, None, 0, None]
             if vs[0] != ts.epoch:
                 if vs[2] != ts.epoch:
                     _read(ts, vs, site, LOC_ATTR, obj, name)

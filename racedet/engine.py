@@ -635,10 +635,44 @@ def describe(lk: int, obj: Any, key: Any) -> str:
     return f"contents of <{tn} at {hex(id(obj))}>"
 
 
+_MemberDescriptor = type(ThreadState.tid)
+
+
+def data_descriptor(t: type, name: Any) -> bool:
+    """Is ``name`` a data descriptor of type ``t`` (a property, a getset, ``__set__``/``__delete__``)?
+
+    ``obj.name`` then runs the descriptor's code, whose own accesses are
+    instrumented: the access of ``name`` itself touches no memory of
+    ``obj``.  ``__slots__`` members are memory and are not counted.  The
+    lookup is the one ``type.__getattribute__`` makes (the type's MRO,
+    nearest first), done afresh: a class can change after it was seen.
+    """
+    if type(name) is not str:
+        return False
+    try:
+        mro = type.__dict__["__mro__"].__get__(t)
+    except Exception:  # pragma: no cover - not a type
+        return False
+    for k in mro:
+        try:
+            d = type.__dict__["__dict__"].__get__(k)[name]
+        except KeyError:
+            continue
+        dt = type(d)
+        if dt is _MemberDescriptor:
+            return False
+        return getattr(dt, "__set__", None) is not None or getattr(dt, "__delete__", None) is not None
+    return False
+
+
 def report(ts: ThreadState, kind: str, site: tuple, pkind: str, pepoch: int,
            phist: Optional[tuple], lk: int, obj: Any, key: Any) -> None:
     """A conflict was found: build the Race (once per pair of source lines) and hand it on."""
     global race_count
+    if lk == LOC_ATTR and data_descriptor(type(obj), key):
+        # The class made ``key`` a data descriptor after the location was first
+        # seen (the cores skip descriptors when they make a location).
+        return
     ptid = pepoch & TID_MASK
     pts = threads_by_tid.get(ptid)
     psite = phist[0] if phist else None
