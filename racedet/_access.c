@@ -55,9 +55,10 @@
 #define TID_BITS 32
 #define TID_MASK 0xFFFFFFFFLL
 
-enum { M_READ = 1, M_WRITE = 2, M_RMW = 3 };
+enum { M_READ = 1, M_WRITE = 2, M_RMW = 3, M_DEL = 4 };
 enum { LOC_ATTR, LOC_GLOBAL, LOC_CELL, LOC_ITEM, LOC_CONTENTS, N_LOC };
-enum { ATOMIC_MUT, ITEM_MUT, WHOLE_READ, INDEX_READ };
+enum { ATOMIC_MUT, ITEM_MUT, WHOLE_READ, INDEX_READ, ITEM_SET, LEN_READ, N_KINDS };
+enum { H_RELEASE = 1, H_ACQUIRE = 2 };    /* access_py.H_*: hand-off flags */
 
 /* ------------------------------------------------------------------------ */
 /* Module state (single-phase init: one interpreter). */
@@ -83,8 +84,12 @@ static PyObject *code_hidden_fn;       /* frames.code_hidden */
 static PyObject *method_kinds;         /* access_py.METHOD_KINDS */
 static PyObject *ctypes_cache;         /* access_py._ctypes, this core's own */
 static PyObject *container_types;      /* (list, dict, set, bytearray, deque) */
+static PyTypeObject *deque_type;       /* collections.deque (held by container_types) */
+static PyObject *HANDOFF;              /* engine.HANDOFF */
+static PyObject *method_handoff;       /* access_py.METHOD_HANDOFF */
+static PyObject *store_one_element;    /* access_py._STORE_ONE_ELEMENT */
 static PyTypeObject *ThreadState_type;
-static Py_ssize_t off_epoch, off_tid, off_vc, off_hval, off_clk, off_held;
+static Py_ssize_t off_epoch, off_tid, off_vc, off_hval, off_clk, off_held, off_loads, off_stores;
 static PyTypeObject *SyncVar_type;     /* engine.SyncVar */
 static Py_ssize_t off_sv_vc, off_sv_tid;
 static PyObject *lockorder_dict;       /* racedet.lockorder.__dict__ */
@@ -94,7 +99,7 @@ static long long rebase_at;            /* engine.REBASE_AT */
 static PyObject *s_ts, *s_epoch, *s_tid, *s_vc, *s_hval, *s_read, *s_write, *s_oid,
     *s_history_size, *s_current_test, *s_closure, *s_sweep_every, *s_sweep;
 static PyObject *s_clk, *s_held, *s__sv, *s__uid, *s__desc, *s_edges, *s_enabled, *s_acquired,
-    *s_released, *s_acquire, *s_published, *s_pop, *s_append;
+    *s_released, *s_acquire, *s_published, *s_pop, *s_append, *s_loads, *s_stores;
 static PyObject *ZERO, *ONE, *MINUS_ONE;
 static PyObject *LOC[N_LOC];
 static long kind_weak = -1, kind_strong = -1, kind_ignore = -1;   /* engine._KIND_* */
@@ -1369,6 +1374,23 @@ done:
 /* ------------------------------------------------------------------------ */
 /* The hooks' bodies: 0 done, -1 error. */
 
+/* engine.data_descriptor(type(obj), name): is ``obj.name`` a data
+ * descriptor's code (property, getset, __set__/__delete__) and not memory?
+ * __slots__ members are memory.  _PyType_Lookup is the lookup attribute
+ * access makes, through the interpreter's type cache (keyed by version tags,
+ * so a class changed since is looked up afresh): no cache of ours to go stale. */
+static inline int
+is_data_descriptor(PyObject *obj, PyObject *name)
+{
+    if (!PyUnicode_CheckExact(name))
+        return 0;
+    PyObject *d = _PyType_Lookup(Py_TYPE(obj), name);   /* borrowed; sets no error */
+    if (d == NULL)
+        return 0;
+    PyTypeObject *dt = Py_TYPE(d);
+    return dt != &PyMemberDescr_Type && dt->tp_descr_set != NULL;
+}
+
 /* rd_attr / wr_attr / rmw_attr */
 static int
 attr_access(PyObject *obj, PyObject *name, PyObject *site, int mode)
@@ -1382,12 +1404,19 @@ attr_access(PyObject *obj, PyObject *name, PyObject *site, int mode)
     if (sh == NULL)
         goto done;
     if (mode == M_RMW) {
-        if (sh == IGNORED) {
-            rc = 0;
-            goto done;
+        /* vs = sh.get(name)
+         * if vs is None: (return if IGNORED or a descriptor); vs = sh[name] = [0, None, 0, None]
+         * if vs[0] != ts.epoch: (if vs[2] != ts.epoch: _read); _write */
+        vs = dict_get(sh, name);
+        if (vs == NULL) {
+            if (PyErr_Occurred())
+                goto done;
+            if (sh == IGNORED || is_data_descriptor(obj, name)) {
+                rc = 0;
+                goto done;
+            }
         }
-        /* vs = _state(sh, name); if vs[0] != ts.epoch: (if vs[2] != ts.epoch: _read); _write */
-        if ((vs = get_state(sh, name)) == NULL || check_vs(vs) < 0)
+        if ((vs == NULL && (vs = get_state(sh, name)) == NULL) || check_vs(vs) < 0)
             goto done;
         PyObject *eb = ts_epoch_borrowed(ts);
         if (eb != NULL && PyList_GET_ITEM(vs, 0) == eb) {
@@ -1413,7 +1442,7 @@ attr_access(PyObject *obj, PyObject *name, PyObject *site, int mode)
     if (vs == NULL) {
         if (PyErr_Occurred())
             goto done;
-        if (sh == IGNORED) {
+        if (sh == IGNORED || is_data_descriptor(obj, name)) {
             rc = 0;
             goto done;
         }
@@ -1522,13 +1551,155 @@ done:
 /* ------------------------------------------------------------------------ */
 /* Containers */
 
-static const int CONFLICTS[4][2] = {
-    {WHOLE_READ, INDEX_READ},   /* ATOMIC_MUT */
-    {WHOLE_READ, -1},           /* ITEM_MUT */
-    {ATOMIC_MUT, ITEM_MUT},     /* WHOLE_READ */
-    {ATOMIC_MUT, -1},           /* INDEX_READ */
+static const int CONFLICTS[N_KINDS][3] = {
+    {WHOLE_READ, INDEX_READ, LEN_READ},   /* ATOMIC_MUT */
+    {WHOLE_READ, LEN_READ, -1},           /* ITEM_MUT: adds or removes a key */
+    {ATOMIC_MUT, ITEM_MUT, ITEM_SET},     /* WHOLE_READ */
+    {ATOMIC_MUT, -1, -1},                 /* INDEX_READ */
+    {WHOLE_READ, -1, -1},                 /* ITEM_SET: an existing key's value */
+    {ATOMIC_MUT, ITEM_MUT, -1},           /* LEN_READ */
 };
-static const int IS_WRITE[4] = {1, 1, 0, 0};
+static const int IS_WRITE[N_KINDS] = {1, 1, 0, 0, 1, 0};
+
+static PyObject *plus_one(PyObject *c);
+static PyObject *make_epoch(PyObject *c, PyObject *tid);
+static int join_into(PyObject *dst, PyObject *src);
+static PyObject *slot_get(PyObject *obj, PyTypeObject *tp, Py_ssize_t off, PyObject *name);
+static int slot_set(PyObject *obj, PyTypeObject *tp, Py_ssize_t off, PyObject *name, PyObject *v);
+
+/* ts.tick() */
+static int
+ts_tick(PyObject *ts)
+{
+    /* c = self.clk + 1; self.clk = c; self.vc[self.tid] = c; self.epoch = (c << TID_BITS) | self.tid */
+    int rc = -1;
+    PyObject *clk = NULL, *c = NULL, *tid = NULL, *vc = NULL, *epoch = NULL;
+    if ((clk = ts_get(ts, off_clk, s_clk)) == NULL || (c = plus_one(clk)) == NULL
+            || slot_set(ts, ThreadState_type, off_clk, s_clk, c) < 0
+            || (tid = ts_get(ts, off_tid, s_tid)) == NULL || (vc = ts_get(ts, off_vc, s_vc)) == NULL
+            || dict_set(vc, tid, c) < 0 || (epoch = make_epoch(c, tid)) == NULL
+            || slot_set(ts, ThreadState_type, off_epoch, s_epoch, epoch) < 0)
+        goto done;
+    rc = 0;
+done:
+    Py_XDECREF(epoch);
+    Py_XDECREF(vc);
+    Py_XDECREF(tid);
+    Py_XDECREF(c);
+    Py_XDECREF(clk);
+    return rc;
+}
+
+/* engine.release_merge(sv) by ``ts``, for a hand-off clock (the GIL makes it atomic). */
+static int
+release_merge(PyObject *ts, PyObject *sv)
+{
+    int rc = -1;
+    PyObject *vc = NULL, *owner = NULL, *tsvc = NULL, *mine = NULL;
+    if ((vc = slot_get(sv, SyncVar_type, off_sv_vc, s_vc)) == NULL
+            || (owner = slot_get(sv, SyncVar_type, off_sv_tid, s_tid)) == NULL
+            || (tsvc = ts_get(ts, off_vc, s_vc)) == NULL)
+        goto done;
+    int shared = PyObject_IsTrue(owner);
+    if (shared < 0)
+        goto done;
+    if (vc == Py_None || shared) {
+        /* vc = dict(vc) if vc else {}; join_into(vc, ts.vc); sv.tid = 0; sv.vc = vc */
+        int t = vc == Py_None ? 0 : PyObject_IsTrue(vc);
+        if (t < 0)
+            goto done;
+        mine = t ? PyDict_Copy(vc) : PyDict_New();
+        if (mine == NULL || join_into(mine, tsvc) < 0
+                || slot_set(sv, SyncVar_type, off_sv_tid, s_tid, ZERO) < 0
+                || slot_set(sv, SyncVar_type, off_sv_vc, s_vc, mine) < 0)
+            goto done;
+    }
+    else if (join_into(vc, tsvc) < 0)
+        goto done;
+    rc = ts_tick(ts);
+done:
+    Py_XDECREF(mine);
+    Py_XDECREF(tsvc);
+    Py_XDECREF(owner);
+    Py_XDECREF(vc);
+    return rc;
+}
+
+/* access_py._handoff(ts, sh, how): the clock (a new reference, NULL for an
+ * ignored shadow) in *svp; the read window closed; released if it stores. */
+static int
+handoff(PyObject *ts, PyObject *sh, int how, PyObject **svp)
+{
+    *svp = NULL;
+    PyObject *sv = dict_get(sh, HANDOFF);
+    if (sv == NULL) {
+        if (PyErr_Occurred())
+            return -1;
+        if (sh == IGNORED)
+            return 0;
+        if ((sv = PyObject_CallNoArgs((PyObject *)SyncVar_type)) == NULL)
+            return -1;
+        if (dict_set(sh, HANDOFF, sv) < 0) {
+            Py_DECREF(sv);
+            return -1;
+        }
+    }
+    *svp = sv;
+    /* if sv in loads: loads.remove(sv) */
+    PyObject *loads = ts_get(ts, off_loads, s_loads);
+    if (loads == NULL)
+        return -1;
+    if (!PyList_CheckExact(loads)) {
+        Py_DECREF(loads);
+        PyErr_SetString(PyExc_TypeError, "racedet: ThreadState.loads is not a list");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(loads); i++) {
+        if (PyList_GET_ITEM(loads, i) == sv) {
+            if (PyList_SetSlice(loads, i, i + 1, NULL) < 0) {
+                Py_DECREF(loads);
+                return -1;
+            }
+            break;
+        }
+    }
+    Py_DECREF(loads);
+    return (how & H_RELEASE) ? release_merge(ts, sv) : 0;
+}
+
+#define LOADS_KEPT 4
+
+/* access_py._acquired(ts, sv): acquire the clock; keep it open for engine._handed_off. */
+static int
+acquired(PyObject *ts, PyObject *sv)
+{
+    if (sv == NULL)
+        return 0;
+    PyObject *vc = slot_get(sv, SyncVar_type, off_sv_vc, s_vc);
+    if (vc == NULL)
+        return -1;
+    int t = vc == Py_None ? 0 : PyObject_IsTrue(vc);
+    int rc = t;
+    if (t > 0) {
+        PyObject *tsvc = ts_get(ts, off_vc, s_vc);
+        rc = tsvc ? join_into(tsvc, vc) : -1;
+        Py_XDECREF(tsvc);
+    }
+    Py_DECREF(vc);
+    if (rc < 0)
+        return -1;
+    /* loads.insert(0, sv); if len(loads) > _LOADS_KEPT: del loads[_LOADS_KEPT:] */
+    PyObject *loads = ts_get(ts, off_loads, s_loads);
+    if (loads == NULL)
+        return -1;
+    rc = PyList_CheckExact(loads) ? PyList_Insert(loads, 0, sv) : -1;
+    if (rc == 0 && PyList_GET_SIZE(loads) > LOADS_KEPT)
+        rc = PyList_SetSlice(loads, LOADS_KEPT, PyList_GET_SIZE(loads), NULL);
+    if (rc < 0 && !PyErr_Occurred())
+        PyErr_SetString(PyExc_TypeError, "racedet: ThreadState.loads is not a list");
+    Py_DECREF(loads);
+    return rc;
+}
 
 /* _is_container(type(obj)): 1, 0 or -1 */
 static inline int
@@ -1561,11 +1732,11 @@ contents(PyObject *ts, PyObject *obj, PyObject *sh, PyObject *site, int how)
     if (cs == NULL) {
         if (PyErr_Occurred())
             return -1;
-        /* cs = sh[_CONTENTS] = ({}, {}, {}, {}) */
-        cs = PyTuple_New(4);
+        /* cs = sh[_CONTENTS] = ({}, {}, {}, {}, {}, {}) */
+        cs = PyTuple_New(N_KINDS);
         if (cs == NULL)
             return -1;
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < N_KINDS; i++) {
             PyObject *d = PyDict_New();
             if (d == NULL)
                 goto done;
@@ -1574,7 +1745,7 @@ contents(PyObject *ts, PyObject *obj, PyObject *sh, PyObject *site, int how)
         if (dict_set(sh, CONTENTS, cs) < 0)
             goto done;
     }
-    if (!PyTuple_CheckExact(cs) || PyTuple_GET_SIZE(cs) != 4) {
+    if (!PyTuple_CheckExact(cs) || PyTuple_GET_SIZE(cs) != N_KINDS) {
         PyErr_SetString(PyExc_TypeError, "racedet: bad contents state");
         goto done;
     }
@@ -1601,7 +1772,7 @@ contents(PyObject *ts, PyObject *obj, PyObject *sh, PyObject *site, int how)
     else if (PyErr_Occurred())
         goto done;
     PyObject *kind = IS_WRITE[how] ? s_write : s_read;
-    for (int j = 0; j < 2; j++) {
+    for (int j = 0; j < 3; j++) {
         int other = CONFLICTS[how][j];
         if (other < 0)
             break;
@@ -1634,12 +1805,23 @@ item_key(PyObject *obj, PyObject *key)
 {
     PyTypeObject *t = Py_TYPE(key);
     if (t == &PyLong_Type) {
-        /* if key < 0: key += len(obj) */
+        /* if key < 0 and obj is a sequence: key += its builtin length (a
+         * dict's -1 is a key; a subclass's __len__ is never called) */
         int neg = PyObject_RichCompareBool(key, ZERO, Py_LT);
         if (neg < 0)
             return NULL;
+        Py_ssize_t n = -1;
         if (neg) {
-            Py_ssize_t n = PyObject_Size(obj);
+            if (PyList_Check(obj))
+                n = PyList_GET_SIZE(obj);
+            else if (PyByteArray_Check(obj))
+                n = PyByteArray_GET_SIZE(obj);
+            else if (PyObject_TypeCheck(obj, deque_type))
+                n = deque_type->tp_as_sequence->sq_length(obj);
+            else
+                neg = 0;
+        }
+        if (neg) {
             if (n < 0)
                 return NULL;
             PyObject *len = PyLong_FromSsize_t(n);
@@ -1665,12 +1847,12 @@ item_key(PyObject *obj, PyObject *key)
     return Py_NewRef(CONTENTS);
 }
 
-/* access_py._item(obj, key, site, read, write) */
+/* access_py._item(obj, key, site, read, write, delete); M_DEL in ``mode`` for delete */
 static int
 item_access(PyObject *obj, PyObject *key, PyObject *site, int mode)
 {
     int rc = -1;
-    PyObject *k = NULL, *vs = NULL;
+    PyObject *k = NULL, *vs = NULL, *sv = NULL;
     PyObject *ts = get_ts();
     if (ts == NULL)
         return -1;
@@ -1679,18 +1861,37 @@ item_access(PyObject *obj, PyObject *key, PyObject *site, int mode)
         goto done;
     if ((k = item_key(obj, key)) == NULL)
         goto done;
-    int write = mode & M_WRITE;
+    int write = mode & M_WRITE, read = mode & M_READ, del = mode & M_DEL;
+    if (handoff(ts, sh, write && !del ? H_RELEASE : 0, &sv) < 0)
+        goto done;
     if (k == CONTENTS) {
-        rc = contents(ts, obj, sh, site, write ? ATOMIC_MUT : WHOLE_READ);
+        if (contents(ts, obj, sh, site, write ? ATOMIC_MUT : WHOLE_READ) < 0)
+            goto done;
+        rc = read ? acquired(ts, sv) : 0;
         goto done;
     }
-    if (contents(ts, obj, sh, site, write ? ITEM_MUT : INDEX_READ) < 0)
+    int how = INDEX_READ;
+    if (del)
+        how = ITEM_MUT;
+    else if (write && read)
+        how = ITEM_SET;
+    else if (write) {
+        /* _store_kind(obj, k): ITEM_SET for a dict's existing key or any sequence index */
+        int there = PyDict_Check(obj) ? PyDict_Contains(obj, k) : 1;
+        if (there < 0)
+            goto done;
+        how = there ? ITEM_SET : ITEM_MUT;
+    }
+    if (contents(ts, obj, sh, site, how) < 0)
         goto done;
     /* vs = sh.get(k); if vs is None: vs = sh[k] = [0, None, 0, None] */
     if ((vs = get_state(sh, k)) == NULL)
         goto done;
-    rc = rw_state(ts, vs, site, LOC_ITEM, obj, k, mode);
+    if (rw_state(ts, vs, site, LOC_ITEM, obj, k, mode & M_RMW) < 0)
+        goto done;
+    rc = read ? acquired(ts, sv) : 0;
 done:
+    Py_XDECREF(sv);
     Py_XDECREF(vs);
     Py_XDECREF(k);
     Py_XDECREF(sh);
@@ -1698,9 +1899,21 @@ done:
     return rc;
 }
 
-/* access_py._whole(obj, site, how) */
+/* The end of access_py._whole, on ``obj``'s shadow ``sh`` */
 static int
-whole_access(PyObject *obj, PyObject *site, int how)
+whole_sh(PyObject *ts, PyObject *obj, PyObject *sh, PyObject *site, int how, int hand)
+{
+    PyObject *sv = NULL;
+    int rc = -1;
+    if (handoff(ts, sh, hand, &sv) == 0 && contents(ts, obj, sh, site, how) == 0)
+        rc = (hand & H_ACQUIRE) ? acquired(ts, sv) : 0;
+    Py_XDECREF(sv);
+    return rc;
+}
+
+/* access_py._whole(obj, site, how, hand) */
+static int
+whole_access(PyObject *obj, PyObject *site, int how, int hand)
 {
     PyObject *ts = get_ts();
     if (ts == NULL)
@@ -1708,7 +1921,7 @@ whole_access(PyObject *obj, PyObject *site, int how)
     PyObject *sh = get_shadow(obj);
     int rc = -1;
     if (sh != NULL) {
-        rc = contents(ts, obj, sh, site, how);
+        rc = whole_sh(ts, obj, sh, site, how, hand);
         Py_DECREF(sh);
     }
     Py_DECREF(ts);
@@ -2479,9 +2692,10 @@ CELL_HOOK(rmw_cell, M_RMW)
 
 ITEM_HOOK(rd_item, M_READ)
 ITEM_HOOK(wr_item, M_WRITE)
+ITEM_HOOK(del_item, M_WRITE | M_DEL)
 ITEM_HOOK(rmw_item, M_RMW)
 
-#define WHOLE_HOOK(NAME, HOW)                                                  \
+#define WHOLE_HOOK(NAME, HOW, HAND)                                            \
     static PyObject *c_##NAME(PyObject *m, PyObject *const *a, Py_ssize_t n)    \
     {                                                                          \
         if (n != 2 && !nargs_ok(#NAME, n, 2))                                  \
@@ -2491,30 +2705,186 @@ ITEM_HOOK(rmw_item, M_RMW)
         int c = is_container(a[0]);                                            \
         if (c == 0)                                                            \
             return Py_NewRef(a[0]);                                            \
-        return ret_obj(c < 0 ? -1 : whole_access(a[0], a[1], HOW), a[0]);      \
+        return ret_obj(c < 0 ? -1 : whole_access(a[0], a[1], HOW, HAND), a[0]); \
     }
 
-WHOLE_HOOK(rd_index, INDEX_READ)
-WHOLE_HOOK(wr_index, ITEM_MUT)
-WHOLE_HOOK(rd_whole, WHOLE_READ)
-WHOLE_HOOK(mut_whole, ATOMIC_MUT)
+WHOLE_HOOK(rd_index, INDEX_READ, H_ACQUIRE)
+WHOLE_HOOK(wr_index, ITEM_MUT, H_RELEASE)
+WHOLE_HOOK(rd_whole, WHOLE_READ, H_ACQUIRE)
+WHOLE_HOOK(rd_len, LEN_READ, 0)
+WHOLE_HOOK(mut_whole, ATOMIC_MUT, H_RELEASE)
+
+/* table[meth] as a small int in [0, limit): 0 done, -1 error */
+static int
+method_int(PyObject *table, PyObject *meth, long limit, int *out)
+{
+    PyObject *v = PyObject_GetItem(table, meth);
+    if (v == NULL)
+        return -1;
+    long h = PyLong_AsLong(v);
+    Py_DECREF(v);
+    if (h == -1 && PyErr_Occurred())
+        return -1;
+    if (h < 0 || h >= limit) {
+        PyErr_SetString(PyExc_ValueError, "racedet: bad method kind");
+        return -1;
+    }
+    *out = (int)h;
+    return 0;
+}
 
 static int
 method_access(PyObject *obj, PyObject *meth, PyObject *site)
 {
-    /* _whole(obj, site, METHOD_KINDS[meth]) */
-    PyObject *how = PyObject_GetItem(method_kinds, meth);
-    if (how == NULL)
+    /* _whole(obj, site, METHOD_KINDS[meth], METHOD_HANDOFF[meth]) */
+    int how, hand;
+    if (method_int(method_kinds, meth, N_KINDS, &how) < 0 || method_int(method_handoff, meth, 4, &hand) < 0)
         return -1;
-    long h = PyLong_AsLong(how);
-    Py_DECREF(how);
-    if (h == -1 && PyErr_Occurred())
+    return whole_access(obj, site, how, hand);
+}
+
+/* access_py.store_method: note (site, id(obj), meth) for stored() */
+static int
+store_note(PyObject *obj, PyObject *meth, PyObject *site)
+{
+    int rc = -1;
+    PyObject *stores = NULL, *oid = NULL, *ent = NULL;
+    PyObject *ts = get_ts();
+    if (ts == NULL)
         return -1;
-    if (h < 0 || h > 3) {
-        PyErr_SetString(PyExc_ValueError, "racedet: bad method kind");
-        return -1;
+    PyObject *sh = get_shadow(obj);
+    if (sh == NULL || (stores = ts_get(ts, off_stores, s_stores)) == NULL)
+        goto done;
+    if (!PyList_CheckExact(stores)) {
+        PyErr_SetString(PyExc_TypeError, "racedet: ThreadState.stores is not a list");
+        goto done;
     }
-    return whole_access(obj, site, (int)h);
+    /* if len(stores) >= 16: del stores[:8] */
+    if (PyList_GET_SIZE(stores) >= 16 && PyList_SetSlice(stores, 0, 8, NULL) < 0)
+        goto done;
+    if ((oid = id_key(obj)) == NULL || (ent = PyTuple_Pack(3, site, oid, meth)) == NULL
+            || PyList_Append(stores, ent) < 0)
+        goto done;
+    rc = 0;
+done:
+    Py_XDECREF(ent);
+    Py_XDECREF(oid);
+    Py_XDECREF(stores);
+    Py_XDECREF(sh);
+    Py_DECREF(ts);
+    return rc;
+}
+
+static inline int
+is_atom(PyObject *v)
+{
+    PyTypeObject *t = Py_TYPE(v);
+    return t == &PyLong_Type || t == &PyUnicode_Type || t == &PyBytes_Type || t == &PyFloat_Type
+        || t == &PyBool_Type || v == Py_None;
+}
+
+/* access_py.stored: the store noted at ``site`` happens now (its last argument is ``value``) */
+static int
+stored_access(PyObject *value, PyObject *site)
+{
+    int rc = -1;
+    PyObject *stores = NULL, *ent = NULL, *obj = NULL;
+    PyObject *ts = get_ts();
+    if (ts == NULL)
+        return -1;
+    if ((stores = ts_get(ts, off_stores, s_stores)) == NULL)
+        goto done;
+    if (!PyList_CheckExact(stores)) {
+        PyErr_SetString(PyExc_TypeError, "racedet: ThreadState.stores is not a list");
+        goto done;
+    }
+    /* the last entry for this site: the same constant, or (after marshalling) an equal one */
+    Py_ssize_t i = PyList_GET_SIZE(stores) - 1;
+    for (int pass = 0; pass < 2 && (pass == 0 || i < 0); pass++) {
+        for (i = PyList_GET_SIZE(stores) - 1; i >= 0; i--) {
+            PyObject *e = PyList_GET_ITEM(stores, i);
+            if (!PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 3)
+                continue;
+            PyObject *es = PyTuple_GET_ITEM(e, 0);
+            int same = es == site;
+            if (!same && pass == 1 && (same = PyObject_RichCompareBool(es, site, Py_EQ)) < 0)
+                goto done;
+            if (same)
+                break;
+        }
+    }
+    if (i < 0) {
+        rc = 0;
+        goto done;
+    }
+    ent = Py_NewRef(PyList_GET_ITEM(stores, i));
+    if (PyList_SetSlice(stores, i, i + 1, NULL) < 0)
+        goto done;
+    /* sh = _shadow_get(oid); obj = sh.get(_REF), dereferenced when it is a _Ref */
+    PyObject *sh = PyDict_GetItemWithError(shadow, PyTuple_GET_ITEM(ent, 1));
+    if (sh == NULL) {
+        rc = PyErr_Occurred() ? -1 : 0;
+        goto done;
+    }
+    if (!PyDict_Check(sh)) {
+        rc = 0;
+        goto done;
+    }
+    if ((obj = dict_get(sh, REF)) == NULL) {
+        rc = PyErr_Occurred() ? -1 : 0;
+        goto done;
+    }
+    if (PyObject_TypeCheck(obj, (PyTypeObject *)Ref_type))
+        Py_SETREF(obj, PyObject_CallNoArgs(obj));
+    if (obj == NULL)
+        goto done;
+    if (obj == Py_None) {
+        rc = 0;
+        goto done;
+    }
+    PyObject *meth = PyTuple_GET_ITEM(ent, 2);
+    int hand;
+    if (method_int(method_handoff, meth, 4, &hand) < 0)
+        goto done;
+    if (is_atom(value)) {
+        int one = PySet_Contains(store_one_element, meth);
+        if (one < 0)
+            goto done;
+        if (one)
+            hand &= ~H_RELEASE;
+    }
+    Py_INCREF(sh);
+    rc = whole_sh(ts, obj, sh, site, ATOMIC_MUT, hand);
+    Py_DECREF(sh);
+done:
+    Py_XDECREF(obj);
+    Py_XDECREF(ent);
+    Py_XDECREF(stores);
+    Py_DECREF(ts);
+    return rc;
+}
+
+static PyObject *
+c_store_method(PyObject *m, PyObject *const *a, Py_ssize_t n)
+{
+    if (n != 3 && !nargs_ok("store_method", n, 3))
+        return NULL;
+    if (!active)
+        return Py_NewRef(a[0]);
+    int c = is_container(a[0]);
+    if (c == 0)
+        return Py_NewRef(a[0]);
+    return ret_obj(c < 0 ? -1 : store_note(a[0], a[1], a[2]), a[0]);
+}
+
+static PyObject *
+c_stored(PyObject *m, PyObject *const *a, Py_ssize_t n)
+{
+    if (n != 2 && !nargs_ok("stored", n, 2))
+        return NULL;
+    if (!active)
+        return Py_NewRef(a[0]);
+    return ret_obj(stored_access(a[0], a[1]), a[0]);
 }
 
 static PyObject *
@@ -2585,9 +2955,9 @@ static PyMethodDef methods[] = {
     FAST(rd_attr), FAST(wr_attr), FAST(rmw_attr),
     FAST(rd_global), FAST(wr_global), FAST(rmw_global),
     FAST(rd_cell), FAST(wr_cell), FAST(rmw_cell),
-    FAST(rd_item), FAST(wr_item), FAST(rmw_item),
-    FAST(rd_index), FAST(wr_index), FAST(rd_whole), FAST(mut_whole),
-    FAST(call_method),
+    FAST(rd_item), FAST(wr_item), FAST(del_item), FAST(rmw_item),
+    FAST(rd_index), FAST(wr_index), FAST(rd_whole), FAST(rd_len), FAST(mut_whole),
+    FAST(call_method), FAST(store_method), FAST(stored),
     {"took", c_took, METH_O, "racedet.models.locks._took_py: a modelled lock was just acquired (not re-entered)."},
     {"leaving", c_leaving, METH_O, "racedet.models.locks._leaving_py: a modelled lock is about to be released for good."},
     {"set_active", c_set_active, METH_O, "Switch the hooks on or off (engine.set_active_hook)."},
@@ -2671,6 +3041,8 @@ PyInit__access(void)
     INTERN(s_published, "published");
     INTERN(s_pop, "pop");
     INTERN(s_append, "append");
+    INTERN(s_loads, "loads");
+    INTERN(s_stores, "stores");
     if ((HV_KEY = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type)) == NULL)
         goto error;
     ZERO = PyLong_FromLong(0);
@@ -2704,6 +3076,7 @@ PyInit__access(void)
             || (tls = get(engine, "_tls")) == NULL || (IGNORED = get(engine, "IGNORED")) == NULL
             || (CONTENTS = get(engine, "CONTENTS")) == NULL || (CELL = get(engine, "CELL")) == NULL
             || (REF = get(engine, "REF")) == NULL || (on_death = get(engine, "_on_death")) == NULL
+            || (HANDOFF = get(engine, "HANDOFF")) == NULL
             || (Ref_type = get(engine, "_Ref")) == NULL
             || (classify_fn = get(engine, "_classify")) == NULL || (type_kind = get(engine, "_type_kind")) == NULL
             || (tmp = get(engine, "ThreadState")) == NULL)
@@ -2720,7 +3093,9 @@ PyInit__access(void)
             || slot_offset(ThreadState_type, "vc", &off_vc) < 0
             || slot_offset(ThreadState_type, "hval", &off_hval) < 0
             || slot_offset(ThreadState_type, "clk", &off_clk) < 0
-            || slot_offset(ThreadState_type, "held", &off_held) < 0)
+            || slot_offset(ThreadState_type, "held", &off_held) < 0
+            || slot_offset(ThreadState_type, "loads", &off_loads) < 0
+            || slot_offset(ThreadState_type, "stores", &off_stores) < 0)
         goto error;
     /* The lock models' bookkeeping (took, leaving): SyncVar's slots, the
      * Python functions of the rare paths, and lockorder's globals. */
@@ -2779,8 +3154,14 @@ PyInit__access(void)
         PyErr_SetString(PyExc_ImportError, "racedet._access: frames._hidden_codes is not a dict");
         goto error;
     }
-    if ((method_kinds = get(access_py, "METHOD_KINDS")) == NULL)
+    if ((method_kinds = get(access_py, "METHOD_KINDS")) == NULL
+            || (method_handoff = get(access_py, "METHOD_HANDOFF")) == NULL
+            || (store_one_element = get(access_py, "_STORE_ONE_ELEMENT")) == NULL)
         goto error;
+    if (!PyAnySet_Check(store_one_element)) {
+        PyErr_SetString(PyExc_ImportError, "racedet._access: access_py._STORE_ONE_ELEMENT is not a set");
+        goto error;
+    }
     if ((ctypes_cache = PyDict_New()) == NULL)
         goto error;
     if ((collections = PyImport_ImportModule("collections")) == NULL
@@ -2790,6 +3171,12 @@ PyInit__access(void)
                                    (PyObject *)&PySet_Type, (PyObject *)&PyByteArray_Type, deque);
     if (container_types == NULL)
         goto error;
+    if (!PyType_Check(deque) || ((PyTypeObject *)deque)->tp_as_sequence == NULL
+            || ((PyTypeObject *)deque)->tp_as_sequence->sq_length == NULL) {
+        PyErr_SetString(PyExc_ImportError, "racedet._access: collections.deque has no length");
+        goto error;
+    }
+    deque_type = (PyTypeObject *)deque;
 
     m = PyModule_Create(&moduledef);
     if (m == NULL)
@@ -2810,8 +3197,14 @@ PyInit__access(void)
             || PyModule_AddIntConstant(m, "ATOMIC_MUT", ATOMIC_MUT) < 0
             || PyModule_AddIntConstant(m, "ITEM_MUT", ITEM_MUT) < 0
             || PyModule_AddIntConstant(m, "WHOLE_READ", WHOLE_READ) < 0
-            || PyModule_AddIntConstant(m, "INDEX_READ", INDEX_READ) < 0)
+            || PyModule_AddIntConstant(m, "INDEX_READ", INDEX_READ) < 0
+            || PyModule_AddIntConstant(m, "ITEM_SET", ITEM_SET) < 0
+            || PyModule_AddIntConstant(m, "LEN_READ", LEN_READ) < 0
+            || PyModule_AddObjectRef(m, "METHOD_HANDOFF", method_handoff) < 0)
         goto error;
+    if ((tmp = get(access_py, "STORE_ONE")) == NULL || PyModule_AddObjectRef(m, "STORE_ONE", tmp) < 0)
+        goto error;
+    Py_CLEAR(tmp);
 
     /* Hooks into the engine, last: nothing is registered if anything above failed. */
     if ((bind = get(engine, "_on_bind")) == NULL)

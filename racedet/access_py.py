@@ -108,6 +108,26 @@ def _state(sh, key):
 # Attributes
 
 
+_data_descriptor = engine.data_descriptor
+#: (id of a type, name) pairs found not to be data descriptors.  A stale entry
+#: (the class changed since, or the id now belongs to another type) only
+#: makes a location that engine.report then recognises as a descriptor.
+_plain_attrs: set = set()
+
+
+def _descriptor(t: type, name: str) -> bool:
+    """Is ``obj.name`` (``type(obj) is t``) a descriptor's code rather than memory?"""
+    k = (id(t), name)
+    if k in _plain_attrs:
+        return False
+    if _data_descriptor(t, name):
+        return True
+    if len(_plain_attrs) >= 4096:
+        _plain_attrs.clear()
+    _plain_attrs.add(k)
+    return False
+
+
 def rd_attr(obj: Any, name: str, site: tuple) -> Any:
     if ACTIVE:
         try:
@@ -117,7 +137,7 @@ def rd_attr(obj: Any, name: str, site: tuple) -> Any:
                 sh = _new_shadow(obj)
             vs = sh.get(name)
             if vs is None:
-                if sh is _IGNORED:
+                if sh is _IGNORED or _descriptor(type(obj), name):
                     return obj
                 sh[name] = [0, None, ts.epoch, _hist(site, ts)]
             elif vs[2] != ts.epoch:
@@ -136,7 +156,7 @@ def wr_attr(obj: Any, name: str, site: tuple) -> Any:
                 sh = _new_shadow(obj)
             vs = sh.get(name)
             if vs is None:
-                if sh is _IGNORED:
+                if sh is _IGNORED or _descriptor(type(obj), name):
                     return obj
                 sh[name] = [ts.epoch, _hist(site, ts), 0, None]
             elif vs[0] != ts.epoch:
@@ -147,16 +167,18 @@ def wr_attr(obj: Any, name: str, site: tuple) -> Any:
 
 
 def rmw_attr(obj: Any, name: str, site: tuple) -> Any:
-    """``obj.name += v``: a read and a write."""
+    """``obj.name += v``: a read and a write (none for a data descriptor: its getter and setter record theirs)."""
     if ACTIVE:
         try:
             ts = _tls.ts or _adopt()
             sh = _shadow_get(id(obj))
             if sh is None:
                 sh = _new_shadow(obj)
-            if sh is _IGNORED:
-                return obj
-            vs = _state(sh, name)
+            vs = sh.get(name)
+            if vs is None:
+                if sh is _IGNORED or _descriptor(type(obj), name):
+                    return obj
+                vs = sh[name] = [0, None, 0, None]
             if vs[0] != ts.epoch:
                 if vs[2] != ts.epoch:
                     _read(ts, vs, site, LOC_ATTR, obj, name)
@@ -230,20 +252,45 @@ rmw_cell = _name_hook(_cell, LOC_CELL, True, True, "``nonlocal n; n += 1``: a re
 # Containers
 #
 # Items are tracked per key (Go-strict: any unordered pair with a write).  The
-# container's *contents* have four kinds of access, which conflict as follows
+# container's *contents* have six kinds of access, which conflict as follows
 # (single operations CPython makes atomic do not race with each other):
 #
-#   ATOMIC_MUT  list.append, dict.setdefault, set.add, ...  vs WHOLE_READ, INDEX_READ
-#   ITEM_MUT    c[k] = v, del c[k]                          vs WHOLE_READ
-#   WHOLE_READ  len(c), iteration, copies                   vs ATOMIC_MUT, ITEM_MUT
+#   ATOMIC_MUT  list.append, dict.setdefault, set.add, ...  vs WHOLE_READ, INDEX_READ, LEN_READ
+#   ITEM_MUT    c[k] = v adding k, del c[k]                 vs WHOLE_READ, LEN_READ
+#   ITEM_SET    c[k] = v for an existing k or index         vs WHOLE_READ (the size stays)
+#   WHOLE_READ  iteration, copies                           vs ATOMIC_MUT, ITEM_MUT, ITEM_SET
 #   INDEX_READ  c[k], c.get(k), k in c                      vs ATOMIC_MUT
+#   LEN_READ    len(c)                                      vs ATOMIC_MUT, ITEM_MUT
+#
+# Hand-off: the operations also synchronize like Go's atomics.  Each container
+# has a clock (a SyncVar under engine.HANDOFF in its shadow): an operation that
+# stores elements releases into it first, then records its own access at the
+# new epoch; one that reads elements records its access, then acquires.  So a
+# thread that takes an object out of a container is ordered after what was
+# done before it was put in, while the container's own accesses keep the
+# rules above (the store's own access is after the release it made).
 
-ATOMIC_MUT, ITEM_MUT, WHOLE_READ, INDEX_READ = range(4)
-_CONFLICTS = ((WHOLE_READ, INDEX_READ), (WHOLE_READ,), (ATOMIC_MUT, ITEM_MUT), (ATOMIC_MUT,))
-_IS_WRITE = (True, True, False, False)
+ATOMIC_MUT, ITEM_MUT, WHOLE_READ, INDEX_READ, ITEM_SET, LEN_READ = range(6)
+_CONFLICTS = ((WHOLE_READ, INDEX_READ, LEN_READ), (WHOLE_READ, LEN_READ), (ATOMIC_MUT, ITEM_MUT, ITEM_SET),
+              (ATOMIC_MUT,), (WHOLE_READ,), (ATOMIC_MUT, ITEM_MUT))
+_IS_WRITE = (True, True, False, False, True, False)
+_N_KINDS = 6
+
+#: Hand-off flags of an access: it releases (stores elements), acquires (reads them).
+H_NONE, H_RELEASE, H_ACQUIRE, H_BOTH = 0, 1, 2, 3
 
 _BUILTIN_CONTAINERS: tuple = ()
+_SEQUENCES: tuple = ()
 _ctypes: dict = {}
+_HANDOFF = engine.HANDOFF
+_SyncVar = engine.SyncVar
+_release_merge = engine.release_merge
+_acquire = engine.acquire
+_REF = engine.REF
+_Ref = engine._Ref
+#: Elements that carry nothing to order: storing one publishes no clock.
+_ATOMS = frozenset((int, str, bytes, float, bool, type(None)))
+_LOADS_KEPT = 4
 
 
 def _container_types() -> tuple:
@@ -255,17 +302,47 @@ def _container_types() -> tuple:
 def _is_container(t: type) -> bool:
     ok = _ctypes.get(t)
     if ok is None:
-        global _BUILTIN_CONTAINERS
+        global _BUILTIN_CONTAINERS, _SEQUENCES
         if not _BUILTIN_CONTAINERS:
             _BUILTIN_CONTAINERS = _container_types()
+            _SEQUENCES = tuple(c for c in _BUILTIN_CONTAINERS if c not in (dict, set))
         ok = _ctypes[t] = issubclass(t, _BUILTIN_CONTAINERS)
     return ok
+
+
+def _handoff(ts, sh, how):
+    """The hand-off before a container access: close the read window, release if it stores.
+
+    Returns the clock, for :func:`_acquired` after the access is recorded.
+    """
+    sv = sh.get(_HANDOFF)
+    if sv is None:
+        if sh is _IGNORED:
+            return None
+        sv = sh[_HANDOFF] = _SyncVar()
+    loads = ts.loads
+    if sv in loads:
+        loads.remove(sv)
+    if how & H_RELEASE:
+        _release_merge(sv)
+    return sv
+
+
+def _acquired(ts, sv):
+    """After a container read: acquire its clock, and keep it open (see engine._handed_off)."""
+    if sv is not None:
+        if sv.vc:
+            _acquire(sv)
+        loads = ts.loads
+        loads.insert(0, sv)
+        if len(loads) > _LOADS_KEPT:
+            del loads[_LOADS_KEPT:]
 
 
 def _contents(ts, obj, sh, site, how):
     cs = sh.get(_CONTENTS)
     if cs is None:
-        cs = sh[_CONTENTS] = ({}, {}, {}, {})
+        cs = sh[_CONTENTS] = ({}, {}, {}, {}, {}, {})
     e = ts.epoch
     mine = cs[how]
     ent = mine.get(ts.tid)
@@ -287,8 +364,13 @@ def _contents(ts, obj, sh, site, how):
 def _key(obj, key):
     t = type(key)
     if t is int:
-        if key < 0:
-            key += len(obj)
+        if key < 0 and isinstance(obj, _SEQUENCES):
+            # Only sequences count from the end; a dict's -1 is a key.  The
+            # builtin's own length: a subclass's __len__ is user code.
+            for c in _SEQUENCES:
+                if isinstance(obj, c):
+                    key += c.__len__(obj)
+                    break
         return key
     if t is str or t is bytes or t is float or t is bool or key is None:
         return key
@@ -297,16 +379,33 @@ def _key(obj, key):
     return _CONTENTS  # slices and objects: tracked at the level of the contents
 
 
-def _item(obj, key, site, read, write):
+def _store_kind(obj, k):
+    """``obj[k] = v``: ITEM_SET when ``k`` is there already (the size stays), else ITEM_MUT."""
+    if isinstance(obj, dict):
+        return ITEM_SET if dict.__contains__(obj, k) else ITEM_MUT
+    return ITEM_SET   # a sequence's index: in range, or the store fails
+
+
+def _item(obj, key, site, read, write, delete=False):
     ts = _tls.ts or _adopt()
     sh = _shadow_get(id(obj))
     if sh is None:
         sh = _new_shadow(obj)
     k = _key(obj, key)
     if k is _CONTENTS:
+        sv = _handoff(ts, sh, H_RELEASE if write and not delete else H_NONE)
         _contents(ts, obj, sh, site, ATOMIC_MUT if write else WHOLE_READ)
+        if read:
+            _acquired(ts, sv)
         return
-    _contents(ts, obj, sh, site, ITEM_MUT if write else INDEX_READ)
+    sv = _handoff(ts, sh, H_RELEASE if write and not delete else H_NONE)
+    if delete:
+        how = ITEM_MUT
+    elif write:
+        how = ITEM_SET if read else _store_kind(obj, k)
+    else:
+        how = INDEX_READ
+    _contents(ts, obj, sh, site, how)
     vs = sh.get(k)
     if vs is None:
         vs = sh[k] = [0, None, 0, None]
@@ -315,13 +414,15 @@ def _item(obj, key, site, read, write):
         _read(ts, vs, site, LOC_ITEM, obj, k)
     if write and vs[0] != e:
         _write(ts, vs, site, LOC_ITEM, obj, k)
+    if read:
+        _acquired(ts, sv)
 
 
-def _item_hook(read, write, doc):
+def _item_hook(read, write, delete, doc):
     def hook(obj: Any, key: Any, site: tuple) -> Any:
         if ACTIVE and _is_container(type(obj)):
             try:
-                _item(obj, key, site, read, write)
+                _item(obj, key, site, read, write, delete)
             except Exception:  # pragma: no cover
                 _internal_error()
         return obj
@@ -329,24 +430,32 @@ def _item_hook(read, write, doc):
     return hook
 
 
-rd_item = _item_hook(True, False, "``obj[key]`` read: the item, and the contents as indexed.")
-wr_item = _item_hook(False, True, "``obj[key] = v`` or ``del obj[key]``.")
-rmw_item = _item_hook(True, True, "``obj[key] += v``: a read and a write of the item.")
+rd_item = _item_hook(True, False, False, "``obj[key]`` read: the item, and the contents as indexed.")
+wr_item = _item_hook(False, True, False, "``obj[key] = v``: the item; the size changes only for a new key.")
+del_item = _item_hook(False, True, True, "``del obj[key]``: the item, and the contents' size.")
+rmw_item = _item_hook(True, True, False, "``obj[key] += v``: a read and a write of the item.")
 
 
-def _whole(obj, site, how):
+def _whole(obj, site, how, hand):
     ts = _tls.ts or _adopt()
     sh = _shadow_get(id(obj))
     if sh is None:
         sh = _new_shadow(obj)
+    _whole_sh(ts, obj, sh, site, how, hand)
+
+
+def _whole_sh(ts, obj, sh, site, how, hand):
+    sv = _handoff(ts, sh, hand)
     _contents(ts, obj, sh, site, how)
+    if hand & H_ACQUIRE:
+        _acquired(ts, sv)
 
 
-def _contents_hook(how, doc):
+def _contents_hook(how, hand, doc):
     def hook(obj: Any, site: tuple) -> Any:
         if ACTIVE and _is_container(type(obj)):
             try:
-                _whole(obj, site, how)
+                _whole(obj, site, how, hand)
             except Exception:  # pragma: no cover
                 _internal_error()
         return obj
@@ -354,11 +463,14 @@ def _contents_hook(how, doc):
     return hook
 
 
-rd_index = _contents_hook(INDEX_READ, "``obj[key]`` read where the key cannot be evaluated twice, "
-                                      "or ``x in obj``: contents level only.")
-wr_index = _contents_hook(ITEM_MUT, "``obj[key] = v`` where the key cannot be evaluated twice: contents level only.")
-rd_whole = _contents_hook(WHOLE_READ, "``len(obj)``, ``for x in obj``, ``list(obj)``: reads all the contents.")
-mut_whole = _contents_hook(ATOMIC_MUT, "``obj[a:b] = seq`` or ``del obj[a:b]``: one atomic change of the contents.")
+rd_index = _contents_hook(INDEX_READ, H_ACQUIRE, "``obj[key]`` read where the key cannot be evaluated "
+                                                 "twice, or ``x in obj``: contents level only.")
+wr_index = _contents_hook(ITEM_MUT, H_RELEASE, "``obj[key] = v`` where the key cannot be evaluated twice: "
+                                               "contents level only.")
+rd_whole = _contents_hook(WHOLE_READ, H_ACQUIRE, "``for x in obj``, ``list(obj)``: reads all the contents.")
+rd_len = _contents_hook(LEN_READ, H_NONE, "``len(obj)``: reads the size only.")
+mut_whole = _contents_hook(ATOMIC_MUT, H_RELEASE, "``obj[a:b] = seq`` or ``del obj[a:b]``: one atomic change "
+                                                  "of the contents.")
 
 
 #: Container methods the rewriter routes through :func:`call_method`, by kind.
@@ -375,15 +487,80 @@ METHOD_KINDS = {
     "get": INDEX_READ,
 }
 
+#: Methods that store elements (release the hand-off clock) and that return
+#: them (acquire it); the others neither (remove, clear, sort, ...).
+_STORING = ("append", "appendleft", "extend", "extendleft", "insert", "add", "update",
+            "setdefault", "symmetric_difference_update")
+_RETURNING = ("pop", "popleft", "popitem", "setdefault", "get")
+METHOD_HANDOFF = {m: (H_RELEASE if m in _STORING else 0)
+                  | (H_ACQUIRE if m in _RETURNING or METHOD_KINDS[m] == WHOLE_READ else 0)
+                  for m in METHOD_KINDS}
+#: Methods that store the one element given as their last positional argument:
+#: the rewriter calls :func:`store_method` on the receiver and :func:`stored`
+#: on that argument, so the release comes after the argument is evaluated
+#: (``q.append(Item(x))`` fills the item before it is stored).
+STORE_ONE = frozenset(("append", "appendleft", "add", "insert", "setdefault", "extend",
+                       "extendleft", "update"))
+_STORE_ONE_ELEMENT = frozenset(("append", "appendleft", "add", "insert", "setdefault"))
+
 
 def call_method(obj: Any, meth: str, site: tuple) -> Any:
     """``obj.meth(...)`` for a container method name: one contents access."""
     if ACTIVE and _is_container(type(obj)):
         try:
-            _whole(obj, site, METHOD_KINDS[meth])
+            _whole(obj, site, METHOD_KINDS[meth], METHOD_HANDOFF[meth])
         except Exception:  # pragma: no cover
             _internal_error()
     return obj
+
+
+def store_method(obj: Any, meth: str, site: tuple) -> Any:
+    """The receiver of ``obj.meth(..., v)`` for a method of STORE_ONE: the access waits for :func:`stored`."""
+    if ACTIVE and _is_container(type(obj)):
+        try:
+            ts = _tls.ts or _adopt()
+            sh = _shadow_get(id(obj))
+            if sh is None:
+                _new_shadow(obj)
+            stores = ts.stores
+            if len(stores) >= 16:   # left by exceptions in arguments: the oldest go
+                del stores[:8]
+            stores.append((site, id(obj), meth))
+        except Exception:  # pragma: no cover
+            _internal_error()
+    return obj
+
+
+def stored(value: Any, site: tuple) -> Any:
+    """The last argument ``value`` of a store method is evaluated: release, then record the store."""
+    if ACTIVE:
+        try:
+            ts = _tls.ts or _adopt()
+            stores = ts.stores
+            # The last entry for this site: the same constant, or (after marshalling) an equal one.
+            i = len(stores) - 1
+            while i >= 0 and stores[i][0] is not site:
+                i -= 1
+            if i < 0:
+                i = len(stores) - 1
+                while i >= 0 and stores[i][0] != site:
+                    i -= 1
+            if i >= 0:
+                _, oid, meth = stores.pop(i)
+                sh = _shadow_get(oid)
+                if sh is not None:
+                    obj = sh.get(_REF)
+                    if isinstance(obj, _Ref):
+                        obj = obj()
+                    if obj is not None:
+                        hand = METHOD_HANDOFF[meth]
+                        if meth in _STORE_ONE_ELEMENT and type(value) in _ATOMS:
+                            hand &= ~H_RELEASE
+                        _whole_sh(ts, obj, sh, site, ATOMIC_MUT, hand)
+        except Exception:  # pragma: no cover
+            _internal_error()
+    return value
+
 
 
 # --------------------------------------------------------------------------

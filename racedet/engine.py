@@ -38,7 +38,7 @@ class ThreadState:
     __slots__ = (
         "tid", "vc", "clk", "epoch", "name", "thread_ref", "ident", "created_at",
         "finished", "final_vc", "blocked", "block_seq", "held", "is_goroutine",
-        "test", "abort", "hval", "__weakref__",
+        "test", "abort", "hval", "loads", "stores", "__weakref__",
     )
 
     def __init__(self, tid: int, vc: TVectorClock, name: str) -> None:
@@ -60,6 +60,8 @@ class ThreadState:
         self.test: Optional[str] = None      # test running when the thread was created
         self.abort: Optional[BaseException] = None
         self.hval: dict = {}                 # history cache: (site, caller code, caller line, test) -> hist
+        self.loads: list = []                # hand-off clocks of the last containers read (see report)
+        self.stores: list = []               # (site, id) of container stores whose argument is pending
 
     def tick(self) -> None:
         c = self.clk + 1
@@ -406,6 +408,7 @@ def set_active_hook(fn: Callable[[bool], None]) -> None:
 REF = object()          # key of the (weak or strong) reference in a shadow dict
 CONTENTS = object()     # key of a container's contents state
 CELL = object()         # key of a cell's state
+HANDOFF = object()      # key of a container's hand-off clock (a SyncVar)
 
 shadow: Dict[int, Dict[Any, Any]] = {}
 
@@ -635,10 +638,67 @@ def describe(lk: int, obj: Any, key: Any) -> str:
     return f"contents of <{tn} at {hex(id(obj))}>"
 
 
+_MemberDescriptor = type(ThreadState.tid)
+
+
+def data_descriptor(t: type, name: Any) -> bool:
+    """Is ``name`` a data descriptor of type ``t`` (a property, a getset, ``__set__``/``__delete__``)?
+
+    ``obj.name`` then runs the descriptor's code, whose own accesses are
+    instrumented: the access of ``name`` itself touches no memory of
+    ``obj``.  ``__slots__`` members are memory and are not counted.  The
+    lookup is the one ``type.__getattribute__`` makes (the type's MRO,
+    nearest first), done afresh: a class can change after it was seen.
+    """
+    if type(name) is not str:
+        return False
+    try:
+        mro = type.__dict__["__mro__"].__get__(t)
+    except Exception:  # pragma: no cover - not a type
+        return False
+    for k in mro:
+        try:
+            d = type.__dict__["__dict__"].__get__(k)[name]
+        except KeyError:
+            continue
+        dt = type(d)
+        if dt is _MemberDescriptor:
+            return False
+        return getattr(dt, "__set__", None) is not None or getattr(dt, "__delete__", None) is not None
+    return False
+
+
+def _handed_off(ts: ThreadState, pepoch: int) -> bool:
+    """Was the previous access published to ``ts`` by a container it read just now?
+
+    A container read acquires the container's hand-off clock in its hook,
+    which runs just before the read itself: a store made by another thread
+    in between (a thread switch right after the hook) can hand over the very
+    element the read returns.  The clocks of the last containers ``ts``
+    read stay open for that until ``ts`` touches the container again; a
+    conflict that one of them orders is then acquired, not reported.
+    """
+    ptid = pepoch & TID_MASK
+    pc = pepoch >> TID_BITS
+    for sv in ts.loads:
+        vc = sv.vc
+        if vc and time_of(vc, ptid) >= pc:
+            ts.loads.remove(sv)
+            join_into(ts.vc, dict(vc))   # a copy: another thread's hook may be joining into vc
+            return True
+    return False
+
+
 def report(ts: ThreadState, kind: str, site: tuple, pkind: str, pepoch: int,
            phist: Optional[tuple], lk: int, obj: Any, key: Any) -> None:
     """A conflict was found: build the Race (once per pair of source lines) and hand it on."""
     global race_count
+    if lk == LOC_ATTR and data_descriptor(type(obj), key):
+        # The class made ``key`` a data descriptor after the location was first
+        # seen (the cores skip descriptors when they make a location).
+        return
+    if ts.loads and _handed_off(ts, pepoch):
+        return
     ptid = pepoch & TID_MASK
     pts = threads_by_tid.get(ptid)
     psite = phist[0] if phist else None

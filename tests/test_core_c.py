@@ -250,12 +250,19 @@ def run_op():
         return level2([A.rd_cell, A.wr_cell, A.rmw_cell][k - 6], rnd.choice(cells + [NOCELL]), "cell v", site)
     if k < 12:
         c = rnd.choice(conts)
-        return level2([A.rd_item, A.wr_item, A.rmw_item][k - 9], c, rnd.choice(KEYS), site) is c
+        return level2(rnd.choice([[A.rd_item, A.wr_item, A.rmw_item][k - 9], A.del_item]),
+                      c, rnd.choice(KEYS), site) is c
     if k < 16:
         c = rnd.choice(conts)
-        return level2([A.rd_index, A.wr_index, A.rd_whole, A.mut_whole][k - 12], c, site) is c
+        return level2(rnd.choice([[A.rd_index, A.wr_index, A.rd_whole, A.mut_whole][k - 12], A.rd_len]),
+                      c, site) is c
     if k < 17:
         c = rnd.choice(conts)
+        if rnd.random() < 0.3:   # a store whose argument comes later: store_method, then stored
+            m = rnd.choice(sorted(A.STORE_ONE))
+            A.store_method(c, m, site)
+            v = rnd.choice([1, "s", None, [1], Obj()])
+            return level1(A.stored, v, site) is v
         return level1(A.call_method, c, rnd.choice(METHS), site) is c
     if k < 19:
         engine.release(rnd.choice(svs)) if k == 17 else engine.acquire(rnd.choice(svs))
@@ -300,13 +307,15 @@ def rec(h):
     return [list(site), None if callers is None else [[co.co_name, line] for co, line in callers], test]
 
 def state(vs):
+    if isinstance(vs, engine.SyncVar):   # a container's hand-off clock
+        return ["handoff", vs.tid, None if vs.vc is None else sorted(vs.vc.items())]
     if isinstance(vs, tuple):
         return [[[t, e, rec(hh)] for t, (e, hh) in d.items()] for d in vs]
     w, wh, r, rh = vs
     rh = [[t, e, rec(hh)] for t, (e, hh) in rh.items()] if r < 0 else rec(rh)
     return [w, rec(wh), r, rh]
 
-SENTINELS = {id(engine.CONTENTS): "<CONTENTS>", id(engine.CELL): "<CELL>"}
+SENTINELS = {id(engine.CONTENTS): "<CONTENTS>", id(engine.CELL): "<CELL>", id(engine.HANDOFF): "<HANDOFF>"}
 shadows = []
 for o in objs + conts + [G] + [f.__closure__[0] for f in cellfns]:
     sh = engine.shadow.get(id(o))

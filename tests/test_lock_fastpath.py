@@ -47,10 +47,12 @@ def stack(raw):
     return [(co.co_name, line) for co, line in raw]
 
 def clock(vc):
+    # dict.get(vc, ...), not vc.get(...): a container read would acquire the
+    # clock dict's own hand-off clock (this code is instrumented) and change it.
     if vc is None:
         return None
-    base = vc.get(0)
-    return [sorted((k, v) for k, v in vc.items() if k), sorted(base.items()) if base is not None else None]
+    base = dict.get(vc, 0)
+    return [sorted((k, v) for k, v in dict.items(vc) if k), sorted(dict.items(base)) if base is not None else None]
 
 def snap(tag, *lks):   # printed at once: no shared list that would need synchronization
     ts = engine.current()

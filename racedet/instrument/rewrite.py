@@ -25,7 +25,7 @@ import ast
 import copy
 from typing import Any, List, Optional
 
-from racedet.access_py import METHOD_KINDS
+from racedet.access_py import METHOD_KINDS, STORE_ONE
 from racedet.env import PYBEHAVIOR
 from racedet.instrument.scopes import Scopes, is_scope, module_imports, module_variables
 
@@ -424,7 +424,8 @@ class Instrumenter(ast.NodeTransformer):
             hook = "mut_whole" if write or rmw else "rd_whole"
             node.value = self._hook(hook, [node.value, site], node.value)
         elif pure:
-            hook = "rmw_item" if rmw else ("wr_item" if write else "rd_item")
+            hook = "rmw_item" if rmw else ("del_item" if isinstance(node.ctx, ast.Del)
+                                           else "wr_item" if write else "rd_item")
             node.value = self._hook(hook, [node.value, copy.deepcopy(node.slice), site], node.value)
         else:
             hook = "wr_index" if (write or rmw) else "rd_index"
@@ -437,6 +438,13 @@ class Instrumenter(ast.NodeTransformer):
             # its receiver is; container methods touch the contents.
             f.value = self.visit(f.value)
             if self._active() and f.attr in METHOD_KINDS and not _skip_receiver(f.value) and not self._is_module(f.value):
+                if (f.attr in STORE_ONE and node.args and not node.keywords
+                        and not any(isinstance(a, ast.Starred) for a in node.args)):
+                    # The store is recorded once its last argument is evaluated.
+                    f.value = self._hook("store_method", [f.value, ast.Constant(f.attr), self._site(f)], f.value)
+                    node.args = [self.visit(a) for a in node.args]
+                    node.args[-1] = self._hook("stored", [node.args[-1], self._site(f)], node.args[-1])
+                    return node
                 f.value = self._hook("call_method", [f.value, ast.Constant(f.attr), self._site(f)], f.value)
         else:
             node.func = self.visit(f)
@@ -449,7 +457,7 @@ class Instrumenter(ast.NodeTransformer):
             node.args[0] = self._hook(_ATTR_BUILTINS[f.id], [node.args[0], node.args[1], self._site(node)], node.args[0])
         if isinstance(f, ast.Name) and f.id in _WHOLE_READERS and self._active() and self._is_builtin(f.id):
             first = 1 if f.id in ("map", "filter") else 0
-            node.args = [a if i < first or isinstance(a, ast.Starred) else self._whole(a)
+            node.args = [a if i < first or isinstance(a, ast.Starred) else self._whole(a, f.id == "len")
                          for i, a in enumerate(node.args)]
         return node
 
@@ -463,12 +471,12 @@ class Instrumenter(ast.NodeTransformer):
                     node.comparators[i] = self._hook("rd_index", [c, self._site(c)], c)
         return node
 
-    def _whole(self, node: ast.AST) -> ast.AST:
+    def _whole(self, node: ast.AST, size_only: bool = False) -> ast.AST:
         if not self._active() or isinstance(node, (ast.Constant, ast.ListComp, ast.GeneratorExp, ast.Tuple, ast.List, ast.Dict, ast.Set, ast.JoinedStr)):
             return node
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("range", "enumerate", "zip"):
             return node
-        return self._hook("rd_whole", [node, self._site(node)], node)
+        return self._hook("rd_len" if size_only else "rd_whole", [node, self._site(node)], node)
 
 
 def _skip_receiver(value: ast.AST) -> bool:
