@@ -340,7 +340,14 @@ class ModelRLock:
 
     def _acquire_restore(self, state: tuple) -> None:
         raw_state, count = state
-        self._lock._acquire_restore(raw_state)
+        lk = self._lock
+        if lk.acquire(False) or _wait("Lock.acquire", lk, -1, self):
+            # Visible to the watchdog as a Lock.acquire; then the raw lock's
+            # own recursion level, as its _acquire_restore would set it.
+            for _ in range(raw_state[0] - 1):
+                lk.acquire()
+        else:  # pragma: no cover - an indefinite acquire returns True or raises
+            lk._acquire_restore(raw_state)
         self._owner = _get_ident()
         self._count = count
         if engine.TRACKING:
@@ -392,8 +399,12 @@ class ModelCondition(_orig["Condition"]):  # type: ignore[misc, valid-type]
         super().__init__(lock)
 
     def wait(self, timeout: Optional[float] = None) -> bool:
-        # Woken by a notify (on the condition) or, re-acquiring, by the lock's release.
-        return blocking.wait_for("Condition.wait", super().wait, timeout, None, (self, self._lock))
+        if timeout is not None or not engine.TRACKING or not self._is_owned():
+            # A bounded wait needs no wake-ups to look for an abort; an
+            # un-acquired lock gets threading's own RuntimeError.
+            with blocking.blocked("Condition.wait", False, None, self):
+                return super().wait(timeout)
+        return _wait_notified(self, "Condition.wait", self)
 
     def notify(self, n: int = 1) -> None:
         super().notify(n)
@@ -402,6 +413,46 @@ class ModelCondition(_orig["Condition"]):  # type: ignore[misc, valid-type]
     def notify_all(self) -> None:
         super().notify_all()
         blocking.wake(self)
+
+
+def _wait_notified(cond: Any, what: str, obj: object) -> bool:
+    """``cond.wait()`` without a timeout (``cond`` is held), as a visible, interruptible wait.
+
+    threading's own protocol (a waiter lock in ``cond._waiters``, released by
+    ``notify``), except that the wait for the waiter lock goes through
+    :func:`blocking.wait_for`, which may wake every ``blocking.SLICE`` to look
+    for an abort.  The waiter stays in the condition's deque for the whole
+    wait and the lock stays released: a notify is never lost.  (A loop of
+    ``cond.wait(SLICE)`` would give both up at every slice: a notify landing
+    on a waiter whose slice had just timed out counted as delivered, the
+    wait went on, and the program hung; the re-acquisitions also woke the
+    other waiters, so the deadlock watchdog never saw them still.)
+    """
+    waiter = _allocate_lock()
+    waiter.acquire()
+    cond._waiters.append(waiter)
+    saved = cond._release_save()
+    got = False
+    try:
+        got = blocking.wait_for(what, _acquire_waiter(waiter), None, _released(waiter), obj)
+        return got
+    finally:
+        cond._acquire_restore(saved)
+        if not got:
+            try:
+                cond._waiters.remove(waiter)
+            except ValueError:
+                pass
+
+
+def _acquire_waiter(waiter: Any) -> Any:
+    def w(t: Optional[float]) -> bool:
+        return waiter.acquire(True, -1 if t is None else t)
+    return w
+
+
+def _released(waiter: Any) -> Any:
+    return lambda: not waiter.locked()
 
 
 class ModelSemaphore(_orig["Semaphore"]):  # type: ignore[misc, valid-type]
@@ -484,10 +535,15 @@ class ModelEvent(_orig["Event"]):  # type: ignore[misc, valid-type]
         return r
 
     def wait(self, timeout: Optional[float] = None) -> bool:
-        sup = super().wait
-        r = sup(0) if timeout is None else False
-        if not r:
-            r = blocking.wait_for("Event.wait", sup, timeout, self._is_set_raw, self)
+        if timeout is not None or not engine.TRACKING:
+            with blocking.blocked("Event.wait", False, self._is_set_raw, self):
+                r = super().wait(timeout)
+        else:
+            # threading's Event.wait, with the wait itself visible and interruptible.
+            with self._cond:
+                r = self._flag
+                if not r:
+                    r = _wait_notified(self._cond, "Event.wait", self)
         if r and engine.TRACKING:
             engine.acquire(self._rd_sv)
         return r
