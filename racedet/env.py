@@ -37,6 +37,11 @@ class PYBEHAVIOR:
     #: Code objects have ``co_qualname`` (3.11+); earlier, only ``co_name``.
     co_qualname = PYVERSION >= (3, 11)
 
+    #: A bare ``raise`` re-raises with the exception's ``__traceback__`` as it
+    #: stands (3.11+); 3.10 re-raises the traceback it caught, whatever
+    #: ``__traceback__`` says.
+    reraise_reads_traceback = PYVERSION >= (3, 11)
+
 
 def qualname_of(code: object) -> str:
     """The qualified name of a code object on every supported Python."""
