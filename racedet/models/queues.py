@@ -182,6 +182,16 @@ class _ItemEdges:
         blocking.wake(self)
 
     def join(self) -> None:
+        if not blocking.waits_in_slices():
+            try:
+                with blocking.blocked("Queue.join", True, lambda: not self.unfinished_tasks, self):  # type: ignore[attr-defined]
+                    super().join()  # type: ignore[misc]
+            except BaseException as e:
+                frames.hide_own(e)   # a KeyboardInterrupt shows queue.py's join, as under python
+                raise
+            if engine.TRACKING:
+                engine.acquire(_done_sv(self))
+            return
         cond = self.all_tasks_done  # type: ignore[attr-defined]
 
         def w(t: Optional[float]) -> bool:

@@ -99,3 +99,13 @@ if sys.version_info >= (3, 11):
         raise ExceptionGroup("several", [e for e in errs if isinstance(e, Exception)][:5])
     except ExceptionGroup:
         traceback.print_exc(file=sys.stdout)
+
+print("== interrupted join")
+class Interrupting(threading.Condition):
+    def wait(self, timeout=None):
+        raise KeyboardInterrupt
+
+q = queue.Queue()
+q.put(1)
+q.all_tasks_done = Interrupting(q.mutex)
+show(q.join)
