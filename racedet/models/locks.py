@@ -241,7 +241,11 @@ class ModelLock:
             return True
         if not blocking:
             return False
-        ok = _wait("Lock.acquire", lk, timeout, self)
+        try:
+            ok = _wait("Lock.acquire", lk, timeout, self)
+        except BaseException as e:   # KeyboardInterrupt, a deadlock abort
+            _hide(e)
+            raise
         if ok and engine.TRACKING:
             _took(self)
         return ok
@@ -355,7 +359,11 @@ class ModelRLock:
         elif not blocking:
             return False
         else:
-            ok = _wait("Lock.acquire", lk, timeout, self)
+            try:
+                ok = _wait("Lock.acquire", lk, timeout, self)
+            except BaseException as e:
+                _hide(e)
+                raise
         if ok:
             self._owner = me
             self._count = 1
@@ -645,15 +653,19 @@ class ModelEvent(_orig["Event"]):  # type: ignore[misc, valid-type]
         return r
 
     def wait(self, timeout: Optional[float] = None) -> bool:
-        if timeout is not None or not engine.TRACKING:
-            with blocking.blocked("Event.wait", False, self._is_set_raw, self):
-                r = super().wait(timeout)
-        else:
-            # threading's Event.wait, with the wait itself visible and interruptible.
-            with self._cond:
-                r = self._flag
-                if not r:
-                    r = _wait_notified(self._cond, "Event.wait", self)
+        try:
+            if timeout is not None or not engine.TRACKING:
+                with blocking.blocked("Event.wait", False, self._is_set_raw, self):
+                    r = super().wait(timeout)
+            else:
+                # threading's Event.wait, with the wait itself visible and interruptible.
+                with self._cond:
+                    r = self._flag
+                    if not r:
+                        r = _wait_notified(self._cond, "Event.wait", self)
+        except BaseException as e:
+            _hide(e)
+            raise
         if r and engine.TRACKING:
             engine.acquire(self._rd_sv)
         return r
