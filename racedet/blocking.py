@@ -122,6 +122,19 @@ def wait_for(what: str, waitfn: Callable[[Optional[float]], bool], timeout: Opti
         ts.block_seq = next(_events)
 
 
+def waits_in_slices() -> bool:
+    """Would an indefinite :func:`wait_for` of this thread wake every SLICE to look for an abort?
+
+    Where it would not, a model may wait through the standard library's own
+    code inside :class:`blocked` instead, keeping its frames (an interrupted
+    ``Queue.join`` shows queue.py's ``join`` as under python).
+    """
+    if not engine.TRACKING:
+        return False
+    ts = engine.current()
+    return ts.abort is not None or interruptible(ts)
+
+
 def _keys(obj: object) -> Optional[tuple]:
     if obj is None:
         return None

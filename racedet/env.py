@@ -44,6 +44,11 @@ class PYBEHAVIOR:
     #: as "Exception ignored in: <module 'threading' ...>"; 3.13 names no object.
     shutdown_error_names_threading = PYVERSION < (3, 13)
 
+    #: A bare ``raise`` re-raises with the exception's ``__traceback__`` as it
+    #: stands (3.11+); 3.10 re-raises the traceback it caught, whatever
+    #: ``__traceback__`` says.
+    reraise_reads_traceback = PYVERSION >= (3, 11)
+
 
 def qualname_of(code: object) -> str:
     """The qualified name of a code object on every supported Python."""

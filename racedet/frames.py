@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
+import traceback
 from types import FrameType, TracebackType
-from typing import Optional, Tuple
+from typing import Iterator, Optional, Tuple
 
 from racedet import env
 from racedet.model import Frame, TStack
@@ -105,6 +106,53 @@ def trim_library_top(stack: TStack) -> TStack:
 
 def _own(tb: TracebackType) -> bool:
     return tb.tb_frame.f_code.co_filename.startswith(RACEDET_DIR)
+
+
+def hide_own(exc: BaseException) -> None:
+    """Take racedet's frames out of the traceback of ``exc``, which a model re-raises.
+
+    A model's method catches what it raises (``queue.Empty`` from queue.py,
+    the raw lock's RuntimeError), calls this, and re-raises with a bare
+    ``raise``: on 3.11+ that re-raises with ``__traceback__`` as it stands
+    and adds no entry for the model's frame, so the user's ``except`` clause,
+    ``traceback.print_exc()`` and an ExceptionGroup holding the exception see
+    the stack plain python gives.  On 3.10 a bare ``raise`` restores the traceback it caught, whose first
+    entry is the model's frame: :func:`install` hides it where tracebacks are
+    read (the traceback module).
+    """
+    first = prev = None
+    tb = exc.__traceback__
+    while tb is not None:
+        nxt = tb.tb_next
+        if not _own(tb):
+            if prev is None:
+                first = tb
+            else:
+                prev.tb_next = tb
+            prev = tb
+        tb = nxt
+    if prev is not None and prev.tb_next is not None:
+        prev.tb_next = None
+    exc.__traceback__ = first
+
+
+_orig_walk_tb = traceback.walk_tb
+
+
+def _walk_tb_without_own(tb: Optional[TracebackType]) -> Iterator[Tuple[FrameType, int]]:
+    for f, lineno in _orig_walk_tb(tb):
+        if not f.f_code.co_filename.startswith(RACEDET_DIR):
+            yield f, lineno
+
+
+def install() -> None:
+    """On 3.10, where a model's re-raise keeps its own frame, hide it from the traceback module."""
+    if not env.PYBEHAVIOR.reraise_reads_traceback:
+        traceback.walk_tb = _walk_tb_without_own
+
+
+def uninstall() -> None:
+    traceback.walk_tb = _orig_walk_tb
 
 
 def without_own_frames(exc: Optional[BaseException]) -> None:

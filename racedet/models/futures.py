@@ -15,7 +15,7 @@ import concurrent.futures as cf
 from concurrent.futures import _base
 from typing import Any, Iterator
 
-from racedet import engine
+from racedet import engine, frames
 
 Future = _base.Future
 _orig = {
@@ -57,6 +57,9 @@ def set_exception(self: Any, exception: Any) -> None:
 def result(self: Any, timeout: Any = None) -> Any:
     try:
         return _orig["result"](self, timeout)
+    except BaseException as e:
+        frames.hide_own(e)   # the task's exception, or TimeoutError, as python shows it
+        raise
     finally:
         if _orig["done"](self):
             _seen_done(self)
@@ -65,6 +68,9 @@ def result(self: Any, timeout: Any = None) -> Any:
 def exception(self: Any, timeout: Any = None) -> Any:
     try:
         return _orig["exception"](self, timeout)
+    except BaseException as e:
+        frames.hide_own(e)
+        raise
     finally:
         if _orig["done"](self):
             _seen_done(self)

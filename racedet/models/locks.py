@@ -20,12 +20,13 @@ timing.
 from __future__ import annotations
 
 import _thread
+import copyreg
 import sys
 import threading
 import time
 from typing import Any, Optional
 
-from racedet import blocking, core, engine, lockorder
+from racedet import blocking, core, engine, frames, lockorder
 
 _orig = {
     "Lock": threading.Lock,
@@ -70,26 +71,20 @@ def _where(depth: int) -> str:
     return f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno}"
 
 
-def _check_acquire_args(blocking_: bool, timeout: float) -> None:
-    if not blocking_ and timeout != -1:
-        _raise_as_raw(blocking_, timeout)
-        raise ValueError("can't specify a timeout for a non-blocking call")
-    if timeout < 0 and timeout != -1:
-        _raise_as_raw(blocking_, timeout)
-        raise ValueError("timeout value must be positive")
-    if timeout > TIMEOUT_MAX:
-        _raise_as_raw(blocking_, timeout)
-        raise OverflowError("timeout value is too large")
-
-
-def _raise_as_raw(blocking_: bool, timeout: float) -> None:
+def _check_acquire_args(blocking_: Any, timeout: Any) -> None:
     """Raise the error a raw lock raises for these arguments, in this Python's words.
 
-    The messages differ between versions and platforms ("timeout value must
-    be a non-negative number" in 3.13, "timestamp out of range for platform
-    time_t").  A new, unlocked lock never blocks if it does not raise.
+    A new, unlocked lock checks them and never blocks: its errors, their
+    types and messages are the raw lock's on every version and platform
+    ("timeout value must be a non-negative number" in 3.13, "timestamp out
+    of range for platform time_t", a ``timeout`` that is not a number), and
+    what it accepts (any object as ``blocking``, by truth value) it accepts.
     """
     _allocate_lock().acquire(blocking_, timeout)
+
+
+def _hide(exc: BaseException) -> None:
+    frames.hide_own(exc)
 
 
 _tls = engine._tls
@@ -162,12 +157,54 @@ class _Factory(type):
 
     def __new__(mcls, name: str, bases: tuple, ns: dict, **kw: Any) -> Any:
         if any(isinstance(b, _Factory) for b in bases):
+            if any(isinstance(b, _Factory) and not b._subclassable for b in bases):
+                try:
+                    try:
+                        return _subclass_original(name, bases, ns, kw)
+                    except BaseException as e:
+                        # Python raises it in the class statement itself: no
+                        # frame under the user's (3.10 shows the one of this
+                        # raise, which frames.install hides).
+                        e.__traceback__ = None
+                        raise e
+                except BaseException as e:
+                    _hide(e)
+                    raise
             bases = tuple(b._model if isinstance(b, _Factory) else b for b in bases)
             return type(name, bases, ns, **kw)
         return super().__new__(mcls, name, bases, ns, **kw)
 
     def __instancecheck__(cls, obj: Any) -> bool:
-        return isinstance(obj, cls._model) or isinstance(obj, cls._raw_type)
+        # The original first: where it is a function (threading.RLock; Lock
+        # before 3.13), isinstance raises python's TypeError.
+        try:
+            return isinstance(obj, cls._original) or isinstance(obj, cls._model)
+        except BaseException as e:
+            _hide(e)
+            raise
+
+
+def _subclass_original(name: str, bases: tuple, ns: dict, kw: dict) -> Any:
+    """``class X(threading.Lock)``: fail as python does, with the originals as bases.
+
+    ``threading.Lock`` and ``threading.RLock`` cannot be subclassed (a builtin
+    function or a final type, a Python function), so the class statement
+    raises a TypeError whose words depend on the version; making the class
+    from the originals raises exactly that one.
+    """
+    import types
+
+    raw = tuple(b._original if isinstance(b, _Factory) else b for b in bases)
+    return types.new_class(name, raw, kw, lambda body: body.update(ns))
+
+
+def _unpicklable(self: Any, protocol: int) -> Any:
+    """``__reduce_ex__`` of the lock models: the raw lock's TypeError ("cannot pickle '_thread.lock' object")."""
+    try:
+        return self._lock.__reduce_ex__(protocol)
+    except BaseException as e:
+        _hide(e)
+        raise
 
 
 # --------------------------------------------------------------------------
@@ -186,9 +223,17 @@ class ModelLock:
         self._uid = lockorder.new_uid()
         self._desc = lockorder.describe("Lock", self._uid, self, where)
 
+    #: ``isinstance(lock, _thread.LockType)`` holds, as for the lock it stands for.
+    __class__ = property(lambda self: _LockType)  # type: ignore[assignment]
+    __reduce_ex__ = _unpicklable
+
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         if blocking is not True or timeout != -1:
-            _check_acquire_args(blocking, timeout)
+            try:
+                _check_acquire_args(blocking, timeout)
+            except BaseException as e:
+                _hide(e)
+                raise
         lk = self._lock
         if lk.acquire(False):
             if engine.TRACKING:
@@ -196,7 +241,11 @@ class ModelLock:
             return True
         if not blocking:
             return False
-        ok = _wait("Lock.acquire", lk, timeout, self)
+        try:
+            ok = _wait("Lock.acquire", lk, timeout, self)
+        except BaseException as e:   # KeyboardInterrupt, a deadlock abort
+            _hide(e)
+            raise
         if ok and engine.TRACKING:
             _took(self)
         return ok
@@ -205,9 +254,13 @@ class ModelLock:
 
     def release(self) -> None:
         lk = self._lock
-        if engine.TRACKING:
-            if not lk.locked():
+        if not lk.locked():
+            try:
                 lk.release()  # raises the real RuntimeError
+            except BaseException as e:
+                _hide(e)
+                raise
+        if engine.TRACKING:
             _leaving(self)
             lk.release()
             if self._cond:
@@ -216,7 +269,11 @@ class ModelLock:
             lk.release()
 
     def __exit__(self, *exc: object) -> None:
-        self.release()
+        try:
+            self.release()
+        except BaseException as e:
+            _hide(e)
+            raise
 
     def locked(self) -> bool:
         return self._lock.locked()
@@ -246,11 +303,16 @@ def _wait(what: str, lk: Any, timeout: float, owner: Any) -> bool:
     return blocking.wait_for(what, w, None if timeout < 0 else timeout, ready, owner)
 
 
+_LockType = type(_allocate_lock())
+
+
 class Lock(metaclass=_Factory):
     """``threading.Lock``: a model when user code makes it, a raw lock otherwise."""
 
     _model = ModelLock
-    _raw_type = type(_allocate_lock())
+    _raw_type = _LockType
+    _original = _orig["Lock"]
+    _subclassable = False
 
     def __new__(cls) -> Any:  # type: ignore[misc]
         if _user_caller():
@@ -276,21 +338,32 @@ class ModelRLock:
         self._uid = lockorder.new_uid()
         self._desc = lockorder.describe("RLock", self._uid, self, where)
 
+    __class__ = property(lambda self: _RLockType)  # type: ignore[assignment]
+    __reduce_ex__ = _unpicklable
+
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if blocking is not True or timeout != -1:
+            try:
+                _check_acquire_args(blocking, timeout)
+            except BaseException as e:
+                _hide(e)
+                raise
         me = _get_ident()
         if self._owner == me:
             self._lock.acquire()
             self._count += 1
             return True
-        if blocking is not True or timeout != -1:
-            _check_acquire_args(blocking, timeout)
         lk = self._lock
         if lk.acquire(False):
             ok = True
         elif not blocking:
             return False
         else:
-            ok = _wait("Lock.acquire", lk, timeout, self)
+            try:
+                ok = _wait("Lock.acquire", lk, timeout, self)
+            except BaseException as e:
+                _hide(e)
+                raise
         if ok:
             self._owner = me
             self._count = 1
@@ -302,7 +375,11 @@ class ModelRLock:
 
     def release(self) -> None:
         if self._owner != _get_ident():
-            self._lock.release()  # raises the real RuntimeError
+            try:
+                self._lock.release()  # raises the real RuntimeError
+            except BaseException as e:
+                _hide(e)
+                raise
         count = self._count - 1
         self._count = count
         if count == 0:
@@ -316,7 +393,11 @@ class ModelRLock:
         self._lock.release()
 
     def __exit__(self, *exc: object) -> None:
-        self.release()
+        try:
+            self.release()
+        except BaseException as e:
+            _hide(e)
+            raise
 
     # The protocol threading.Condition uses to wait on an RLock.
     def _is_owned(self) -> bool:
@@ -340,7 +421,14 @@ class ModelRLock:
 
     def _acquire_restore(self, state: tuple) -> None:
         raw_state, count = state
-        self._lock._acquire_restore(raw_state)
+        lk = self._lock
+        if lk.acquire(False) or _wait("Lock.acquire", lk, -1, self):
+            # Visible to the watchdog as a Lock.acquire; then the raw lock's
+            # own recursion level, as its _acquire_restore would set it.
+            for _ in range(raw_state[0] - 1):
+                lk.acquire()
+        else:  # pragma: no cover - an indefinite acquire returns True or raises
+            lk._acquire_restore(raw_state)
         self._owner = _get_ident()
         self._count = count
         if engine.TRACKING:
@@ -364,11 +452,16 @@ class ModelRLock:
                 f"count={self._count} at {hex(id(self))}>")
 
 
+_RLockType = type(_RawRLock())
+
+
 class RLock(metaclass=_Factory):
     """``threading.RLock``: a model when user code makes it, a raw RLock otherwise."""
 
     _model = ModelRLock
-    _raw_type = type(_RawRLock())
+    _raw_type = _RLockType
+    _original = _orig["RLock"]
+    _subclassable = False
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
         if _user_caller():
@@ -392,16 +485,72 @@ class ModelCondition(_orig["Condition"]):  # type: ignore[misc, valid-type]
         super().__init__(lock)
 
     def wait(self, timeout: Optional[float] = None) -> bool:
-        # Woken by a notify (on the condition) or, re-acquiring, by the lock's release.
-        return blocking.wait_for("Condition.wait", super().wait, timeout, None, (self, self._lock))
+        try:
+            if timeout is not None or not engine.TRACKING or not self._is_owned():
+                # A bounded wait needs no wake-ups to look for an abort; an
+                # un-acquired lock gets threading's own RuntimeError.
+                with blocking.blocked("Condition.wait", False, None, self):
+                    return super().wait(timeout)
+            return _wait_notified(self, "Condition.wait", self)
+        except BaseException as e:
+            _hide(e)
+            raise
 
     def notify(self, n: int = 1) -> None:
-        super().notify(n)
+        try:
+            super().notify(n)
+        except BaseException as e:
+            _hide(e)
+            raise
         blocking.wake(self)
 
     def notify_all(self) -> None:
-        super().notify_all()
+        try:
+            super().notify_all()
+        except BaseException as e:
+            _hide(e)
+            raise
         blocking.wake(self)
+
+
+def _wait_notified(cond: Any, what: str, obj: object) -> bool:
+    """``cond.wait()`` without a timeout (``cond`` is held), as a visible, interruptible wait.
+
+    threading's own protocol (a waiter lock in ``cond._waiters``, released by
+    ``notify``), except that the wait for the waiter lock goes through
+    :func:`blocking.wait_for`, which may wake every ``blocking.SLICE`` to look
+    for an abort.  The waiter stays in the condition's deque for the whole
+    wait and the lock stays released: a notify is never lost.  (A loop of
+    ``cond.wait(SLICE)`` would give both up at every slice: a notify landing
+    on a waiter whose slice had just timed out counted as delivered, the
+    wait went on, and the program hung; the re-acquisitions also woke the
+    other waiters, so the deadlock watchdog never saw them still.)
+    """
+    waiter = _allocate_lock()
+    waiter.acquire()
+    cond._waiters.append(waiter)
+    saved = cond._release_save()
+    got = False
+    try:
+        got = blocking.wait_for(what, _acquire_waiter(waiter), None, _released(waiter), obj)
+        return got
+    finally:
+        cond._acquire_restore(saved)
+        if not got:
+            try:
+                cond._waiters.remove(waiter)
+            except ValueError:
+                pass
+
+
+def _acquire_waiter(waiter: Any) -> Any:
+    def w(t: Optional[float]) -> bool:
+        return waiter.acquire(True, -1 if t is None else t)
+    return w
+
+
+def _released(waiter: Any) -> Any:
+    return lambda: not waiter.locked()
 
 
 class ModelSemaphore(_orig["Semaphore"]):  # type: ignore[misc, valid-type]
@@ -413,12 +562,16 @@ class ModelSemaphore(_orig["Semaphore"]):  # type: ignore[misc, valid-type]
 
     def acquire(self, blocking: bool = True, timeout: Optional[float] = None) -> bool:
         sup = super().acquire
-        if not blocking:
-            ok = sup(False)
-        elif sup(False):
-            ok = True
-        else:
-            ok = _blocking_acquire("Semaphore.acquire", sup, timeout, self)
+        try:
+            if not blocking or timeout is not None and (type(timeout) not in (int, float) or timeout <= 0):
+                ok = sup(blocking, timeout)   # threading checks the arguments and never blocks
+            elif sup(False):
+                ok = True
+            else:
+                ok = _wait_for_value(sup, timeout, self)
+        except BaseException as e:
+            _hide(e)
+            raise
         if ok and engine.TRACKING:
             engine.acquire(self._rd_sv)
         return ok
@@ -428,14 +581,22 @@ class ModelSemaphore(_orig["Semaphore"]):  # type: ignore[misc, valid-type]
     def release(self, n: int = 1) -> None:
         if engine.TRACKING:
             engine.release_merge(self._rd_sv)
-        super().release(n)
+        try:
+            super().release(n)
+        except BaseException as e:
+            _hide(e)
+            raise
         blocking.wake(self)
 
 
-def _blocking_acquire(what: str, sup: Any, timeout: Optional[float], sem: Any) -> bool:
-    if timeout is not None and timeout < 0:
-        raise ValueError("can't specify negative timeout")
-    return blocking.wait_for(what, lambda t: sup(True, t), timeout, lambda: sem._value > 0, sem)
+def _wait_for_value(sup: Any, timeout: Optional[float], sem: Any) -> bool:
+    """A blocking acquire of ``sem`` through its threading ``acquire`` ``sup``.
+
+    Sliced waits (``sup(True, SLICE)``) lose nothing: threading's acquire
+    looks at the value again after every wait, so a release that woke a
+    slice as it timed out is taken by that slice or the next.
+    """
+    return blocking.wait_for("Semaphore.acquire", lambda t: sup(True, t), timeout, lambda: sem._value > 0, sem)
 
 
 class ModelBoundedSemaphore(ModelSemaphore):
@@ -455,10 +616,18 @@ class ModelBoundedSemaphore(ModelSemaphore):
             # ends in threading.py as under plain python.
             if engine.TRACKING:
                 engine.release_merge(self._rd_sv)
-            _orig["BoundedSemaphore"].release(self, n)
+            try:
+                _orig["BoundedSemaphore"].release(self, n)
+            except BaseException as e:
+                _hide(e)
+                raise
             blocking.wake(self)
             return
-        super().release(n)
+        try:
+            super().release(n)
+        except BaseException as e:
+            _hide(e)
+            raise
 
 
 class ModelEvent(_orig["Event"]):  # type: ignore[misc, valid-type]
@@ -484,10 +653,19 @@ class ModelEvent(_orig["Event"]):  # type: ignore[misc, valid-type]
         return r
 
     def wait(self, timeout: Optional[float] = None) -> bool:
-        sup = super().wait
-        r = sup(0) if timeout is None else False
-        if not r:
-            r = blocking.wait_for("Event.wait", sup, timeout, self._is_set_raw, self)
+        try:
+            if timeout is not None or not engine.TRACKING:
+                with blocking.blocked("Event.wait", False, self._is_set_raw, self):
+                    r = super().wait(timeout)
+            else:
+                # threading's Event.wait, with the wait itself visible and interruptible.
+                with self._cond:
+                    r = self._flag
+                    if not r:
+                        r = _wait_notified(self._cond, "Event.wait", self)
+        except BaseException as e:
+            _hide(e)
+            raise
         if r and engine.TRACKING:
             engine.acquire(self._rd_sv)
         return r
@@ -521,10 +699,12 @@ class ModelBarrier(_orig["Barrier"]):  # type: ignore[misc, valid-type]
         try:
             with blocking.blocked("Barrier.wait", timeout is None and self._timeout is None, None, self):
                 idx = super().wait(timeout)
-        except threading.BrokenBarrierError:
-            with self._rd_lock:
-                self._rd_gen += 1
-                self._rd_arrived = 0
+        except BaseException as e:
+            if isinstance(e, threading.BrokenBarrierError):
+                with self._rd_lock:
+                    self._rd_gen += 1
+                    self._rd_arrived = 0
+            _hide(e)
             raise
         if tracking:
             engine.acquire(sv)
@@ -546,7 +726,7 @@ def _factory(name: str, model: type) -> type:
         return orig(*args, **kwargs)
 
     return _Factory(name, (), {
-        "__new__": __new__, "_model": model, "_raw_type": orig,
+        "__new__": __new__, "_model": model, "_raw_type": orig, "_original": orig, "_subclassable": True,
         "__doc__": f"``threading.{name}``: a model when user code makes it, else the original.",
         "__module__": "threading",
     })
@@ -559,6 +739,33 @@ Event = _factory("Event", ModelEvent)
 Barrier = _factory("Barrier", ModelBarrier)
 
 MODEL_TYPES = (ModelLock, ModelRLock, ModelCondition, ModelSemaphore, ModelEvent, ModelBarrier)
+
+#: The classes threading's names stood for, and their models: what
+#: copyreg's reductions below stand in for.
+_REDUCED = {cls: (name, i) for name, model in (
+    ("Condition", ModelCondition), ("Semaphore", ModelSemaphore),
+    ("BoundedSemaphore", ModelBoundedSemaphore), ("Event", ModelEvent), ("Barrier", ModelBarrier))
+    for i, cls in enumerate((_orig[name], model))}
+_BY_KEY = {key: cls for cls, key in _REDUCED.items()}
+
+
+def _rebuild(name: str, modelled: int) -> Any:
+    """What a reduction below calls: a bare instance, its state set next (``copy.copy``)."""
+    cls = _BY_KEY[(name, modelled)]
+    return cls.__new__(cls)
+
+
+def _reduce(obj: Any) -> tuple:
+    """Reduce a Condition, Semaphore, Event or Barrier as python does, with threading's names replaced.
+
+    Neither the model nor the original class can be pickled by name while
+    ``threading.Event`` is the factory, so pickle would stop on the class
+    with a PicklingError; python goes on to the state and stops on the lock
+    inside it with a TypeError ("cannot pickle '_thread.lock' object").
+    The state is the class's own (its lock comes first), so pickling raises
+    that TypeError, and ``copy.copy`` makes an instance of the same class.
+    """
+    return (_rebuild, _REDUCED[type(obj)], obj.__dict__)
 
 # The models print, and name themselves, as the classes they stand for: a
 # program that shows ``repr(event)`` or ``type(sem).__name__`` sees no change.
@@ -580,8 +787,14 @@ def install() -> None:
     threading.Barrier = Barrier  # type: ignore[misc, assignment]
     for t in MODEL_TYPES:
         engine.register_ignored_type(t)
+    frames.install()
+    for cls in _REDUCED:
+        copyreg.pickle(cls, _reduce)
 
 
 def uninstall() -> None:
     for name, orig in _orig.items():
         setattr(threading, name, orig)
+    frames.uninstall()
+    for cls in _REDUCED:
+        copyreg.dispatch_table.pop(cls, None)

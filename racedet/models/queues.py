@@ -15,7 +15,7 @@ import _thread
 import queue
 from typing import Any, Optional
 
-from racedet import blocking, engine
+from racedet import blocking, engine, frames
 from racedet.clock import join_into
 
 _orig = {
@@ -103,6 +103,9 @@ class _ItemEdges:
         h.in_get = True
         try:
             item = self._get_item(block, timeout)
+        except BaseException as e:
+            frames.hide_own(e)   # queue.Empty shows queue.py's get, as under python
+            raise
         finally:
             h.in_get = False
             vc = h.got_vc
@@ -143,6 +146,9 @@ class _ItemEdges:
             h.put_vc = engine.snapshot()
         try:
             self._put_item(item, block, timeout)
+        except BaseException as e:
+            frames.hide_own(e)
+            raise
         finally:
             h.put_vc = None    # unused if the put failed
         blocking.wake(self)
@@ -176,6 +182,16 @@ class _ItemEdges:
         blocking.wake(self)
 
     def join(self) -> None:
+        if not blocking.waits_in_slices():
+            try:
+                with blocking.blocked("Queue.join", True, lambda: not self.unfinished_tasks, self):  # type: ignore[attr-defined]
+                    super().join()  # type: ignore[misc]
+            except BaseException as e:
+                frames.hide_own(e)   # a KeyboardInterrupt shows queue.py's join, as under python
+                raise
+            if engine.TRACKING:
+                engine.acquire(_done_sv(self))
+            return
         cond = self.all_tasks_done  # type: ignore[attr-defined]
 
         def w(t: Optional[float]) -> bool:
@@ -228,12 +244,23 @@ class SimpleQueue(_orig["SimpleQueue"]):  # type: ignore[misc, valid-type]
     def put(self, item: Any, block: bool = True, timeout: Optional[float] = None) -> None:
         if engine.TRACKING:
             item = _Stamped(item, engine.snapshot())
-        super().put(item, block, timeout)
+        try:
+            super().put(item, block, timeout)
+        except BaseException as e:
+            frames.hide_own(e)
+            raise
         blocking.wake(self)
 
     put_nowait = put  # type: ignore[assignment]
 
     def get(self, block: bool = True, timeout: Optional[float] = None) -> Any:
+        try:
+            return self._get_item(block, timeout)
+        except BaseException as e:
+            frames.hide_own(e)
+            raise
+
+    def _get_item(self, block: bool, timeout: Optional[float]) -> Any:
         sup = super().get
         if not block:
             item = sup(False)

@@ -25,11 +25,17 @@ _orig_shutdown = threading._shutdown  # type: ignore[attr-defined]
 
 
 def start(self: threading.Thread) -> None:
-    if engine.TRACKING and getattr(self, "_racedet_ts", None) is None:
+    # A subclass that skipped Thread.__init__ gets threading's RuntimeError
+    # ("thread.__init__() not called"), before anything here reads its name.
+    if self._initialized and engine.TRACKING and getattr(self, "_racedet_ts", None) is None:  # type: ignore[attr-defined]
         ts = engine.fork(self.name, frames.capture_raw(sys._getframe(1)))
         ts.thread_ref = weakref.ref(self)
         self._racedet_ts = ts  # type: ignore[attr-defined]
-    _orig_start(self)
+    try:
+        _orig_start(self)
+    except BaseException as e:
+        frames.hide_own(e)
+        raise
 
 
 def _bootstrap_inner(self: threading.Thread) -> None:
@@ -53,21 +59,30 @@ def _bootstrap_inner(self: threading.Thread) -> None:
 
 
 def join(self: threading.Thread, timeout: Optional[float] = None) -> None:
-    if timeout is not None or not self.is_alive() or self is threading.current_thread():
-        _orig_join(self, timeout)
-    else:
-        def w(t: Optional[float]) -> bool:
-            _orig_join(self, t)
-            return not _orig_is_alive(self)
+    try:
+        if (timeout is not None or not self._initialized  # type: ignore[attr-defined]
+                or not _orig_is_alive(self) or self is threading.current_thread()):
+            _orig_join(self, timeout)   # and threading's errors, as python raises them
+        else:
+            def w(t: Optional[float]) -> bool:
+                _orig_join(self, t)
+                return not _orig_is_alive(self)
 
-        blocking.wait_for("Thread.join", w, None, lambda: not _orig_is_alive(self),
-                          getattr(self, "_racedet_ts", None))
+            blocking.wait_for("Thread.join", w, None, lambda: not _orig_is_alive(self),
+                              getattr(self, "_racedet_ts", None))
+    except BaseException as e:
+        frames.hide_own(e)
+        raise
     if engine.TRACKING and not _orig_is_alive(self):
         engine.join(getattr(self, "_racedet_ts", None))
 
 
 def is_alive(self: threading.Thread) -> bool:
-    alive = _orig_is_alive(self)
+    try:
+        alive = _orig_is_alive(self)
+    except BaseException as e:
+        frames.hide_own(e)
+        raise
     if not alive and engine.TRACKING:
         ts = getattr(self, "_racedet_ts", None)
         if ts is not None and ts.final_vc is not None:
