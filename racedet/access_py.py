@@ -244,6 +244,7 @@ _IS_WRITE = (True, True, False, False)
 
 _BUILTIN_CONTAINERS: tuple = ()
 _ctypes: dict = {}
+_HEAPTYPE = 1 << 9   # Py_TPFLAGS_HEAPTYPE: a class made by ``class``
 
 
 def _container_types() -> tuple:
@@ -258,7 +259,9 @@ def _is_container(t: type) -> bool:
         global _BUILTIN_CONTAINERS
         if not _BUILTIN_CONTAINERS:
             _BUILTIN_CONTAINERS = _container_types()
-        ok = _ctypes[t] = issubclass(t, _BUILTIN_CONTAINERS)
+        ok = issubclass(t, _BUILTIN_CONTAINERS)
+        if not t.__flags__ & _HEAPTYPE:  # a cached class would keep its module's globals alive
+            _ctypes[t] = ok
     return ok
 
 
