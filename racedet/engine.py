@@ -404,13 +404,15 @@ def set_active_hook(fn: Callable[[bool], None]) -> None:
 # before CPython can give the address to a new object (a stale entry would
 # make a false race).  Three ways, by type (:func:`_classify`):
 #
-# * weak: the object is followed by a weak reference whose callback drops
+# * watched: instances of classes, lists, dicts, tuples and closure cells
+#   are not referenced at all; the compiled helper :mod:`racedet._lifetime`
+#   drops the entry from their type's deallocator (Go's race runtime resets
+#   shadow memory on free the same way).  This also covers the objects
+#   without weakref support (``__slots__`` without ``__weakref__``, and all
+#   but the first of those types), and costs less than a weak reference;
+# * weak: other objects with weakref support (sets, deques, classes,
+#   functions, ...) are followed by a weak reference whose callback drops
 #   the entry;
-# * watched: objects without weakref support (list, dict, tuple, closure
-#   cells, instances of classes with ``__slots__``) are not referenced at
-#   all; the compiled helper :mod:`racedet._lifetime` drops the entry from
-#   their type's deallocator (Go's race runtime resets shadow memory on free
-#   the same way);
 # * strong: what neither can follow (objects without weakref support that
 #   hold no references, such as ``str``, ``int`` and ``bytearray``, and every
 #   object without weakref support when the compiled helper is not built) is
@@ -496,10 +498,10 @@ def _classify(t: type) -> int:
         k = _KIND_IGNORE
     elif issubclass(t, types.ModuleType):
         k = _KIND_MODULE
+    elif _lifetime is not None and _lifetime.watchable(t):
+        k = _KIND_WATCH   # also with weakref support: no weak reference to make and keep
     elif t.__weakrefoffset__:
         k = _KIND_WEAK
-    elif _lifetime is not None and _lifetime.watchable(t):
-        k = _KIND_WATCH
     else:
         k = _KIND_STRONG
     tid = id(t)
