@@ -29,5 +29,8 @@ if _want_extension():
             optional=True,
         )
     )
+    # Shadow memory's deallocation watch for objects without weakref support
+    # (racedet/_lifetime.c); without it the engine holds such objects.
+    ext_modules.append(Extension("racedet._lifetime", ["racedet/_lifetime.c"], optional=True))
 
 setup(ext_modules=ext_modules)

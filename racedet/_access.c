@@ -102,7 +102,9 @@ static PyObject *s_clk, *s_held, *s__sv, *s__uid, *s__desc, *s_edges, *s_enabled
     *s_released, *s_acquire, *s_published, *s_pop, *s_append, *s_loads, *s_stores;
 static PyObject *ZERO, *ONE, *MINUS_ONE;
 static PyObject *LOC[N_LOC];
-static long kind_weak = -1, kind_strong = -1, kind_ignore = -1;   /* engine._KIND_* */
+static long kind_weak = -1, kind_strong = -1, kind_ignore = -1, kind_watch = -1;   /* engine._KIND_* */
+/* racedet._lifetime's watch (engine._watch) when it is built: 1 watched, 0 not watchable, -1 error */
+static int (*lifetime_watch)(PyObject *obj, PyObject *key);
 static PyObject *strong_list;          /* engine._strong (only ever changed in place) */
 
 /* ------------------------------------------------------------------------ */
@@ -887,15 +889,19 @@ done:
 /* ------------------------------------------------------------------------ */
 /* Shadow memory */
 
-/* engine.new_shadow(obj) for the weak, strong and ignored kinds (modules go
- * to the Python function).  The key in ``shadow`` is the very int id_key
- * gives, so later lookups compare keys by identity. */
+/* engine.new_shadow(obj) for the weak, watched, strong and ignored kinds
+ * (modules go to the Python function).  The key in ``shadow`` is the very int
+ * id_key gives, so later lookups compare keys by identity. */
 static PyObject *
 make_shadow(PyObject *obj, PyObject *oid)
 {
-    /* kind = _type_kind.get(t); if kind is None: kind = _classify(t) */
+    /* kind = _type_kind.get(id(t)); if kind is None: kind = _classify(t) */
     PyTypeObject *t = Py_TYPE(obj);
-    PyObject *kobj = PyDict_GetItemWithError(type_kind, (PyObject *)t);
+    PyObject *tkey = id_key((PyObject *)t);
+    if (tkey == NULL)
+        return NULL;
+    PyObject *kobj = PyDict_GetItemWithError(type_kind, tkey);
+    Py_DECREF(tkey);
     if (kobj != NULL)
         Py_INCREF(kobj);
     else if (PyErr_Occurred() || (kobj = PyObject_CallOneArg(classify_fn, (PyObject *)t)) == NULL)
@@ -904,14 +910,14 @@ make_shadow(PyObject *obj, PyObject *oid)
     Py_DECREF(kobj);
     PyObject *sh = NULL;
     if (kind == kind_weak) {
-        /* r = _Ref(obj, _on_death) (a TypeError: strong after all); r.oid = oid;
+        /* r = _Ref(obj, _on_death) (a TypeError: watched after all); r.oid = oid;
          * sh = {REF: r}; shadow[oid] = sh */
         PyObject *r = PyObject_CallFunctionObjArgs(Ref_type, obj, on_death, NULL);
         if (r == NULL) {
             if (!PyErr_ExceptionMatches(PyExc_TypeError))
                 return NULL;
             PyErr_Clear();
-            kind = kind_strong;
+            kind = kind_watch;
         }
         else {
             if (PyObject_SetAttr(r, s_oid, oid) == 0 && (sh = PyDict_New()) != NULL) {
@@ -921,6 +927,18 @@ make_shadow(PyObject *obj, PyObject *oid)
             Py_DECREF(r);
             return sh;
         }
+    }
+    if (kind == kind_watch) {
+        /* if _watch(obj, oid): sh = shadow[oid] = {}; else strong */
+        int w = lifetime_watch != NULL ? lifetime_watch(obj, oid) : 0;
+        if (w < 0)
+            return NULL;
+        if (w) {
+            if ((sh = PyDict_New()) != NULL && PyDict_SetItem(shadow, oid, sh) < 0)
+                Py_CLEAR(sh);
+            return sh;
+        }
+        kind = kind_strong;
     }
     if (kind == kind_strong) {
         /* sh = {REF: obj}; shadow[oid] = sh; _strong.append(oid)
@@ -1716,7 +1734,9 @@ is_container(PyObject *obj)
     int r = PyObject_IsSubclass((PyObject *)t, container_types);
     if (r < 0)
         return -1;
-    if (PyDict_SetItem(ctypes_cache, (PyObject *)t, r ? Py_True : Py_False) < 0)
+    /* Classes are not cached: the cache would keep them, and their module's globals, alive. */
+    if (!(t->tp_flags & Py_TPFLAGS_HEAPTYPE)
+            && PyDict_SetItem(ctypes_cache, (PyObject *)t, r ? Py_True : Py_False) < 0)
         return -1;
     return r;
 }
@@ -3121,9 +3141,9 @@ PyInit__access(void)
     Py_INCREF(lockorder_dict);
     Py_CLEAR(tmp);
     {
-        static const char *names[3] = {"_KIND_WEAK", "_KIND_STRONG", "_KIND_IGNORE"};
-        long *vals[3] = {&kind_weak, &kind_strong, &kind_ignore};
-        for (int i = 0; i < 3; i++) {
+        static const char *names[4] = {"_KIND_WEAK", "_KIND_STRONG", "_KIND_IGNORE", "_KIND_WATCH"};
+        long *vals[4] = {&kind_weak, &kind_strong, &kind_ignore, &kind_watch};
+        for (int i = 0; i < 4; i++) {
             if ((tmp = get(engine, names[i])) == NULL)
                 goto error;
             *vals[i] = PyLong_AsLong(tmp);
@@ -3132,6 +3152,13 @@ PyInit__access(void)
                 goto error;
         }
     }
+    if ((tmp = get(engine, "_lifetime")) == NULL)
+        goto error;
+    if (tmp != Py_None
+            && (lifetime_watch = (int (*)(PyObject *, PyObject *))PyCapsule_Import(
+                    "racedet._lifetime._watch_capsule", 0)) == NULL)
+        goto error;
+    Py_CLEAR(tmp);
     if ((strong_list = get(engine, "_strong")) == NULL)
         goto error;
     if (!PyList_CheckExact(strong_list)) {

@@ -291,6 +291,7 @@ _Ref = engine._Ref
 #: Elements that carry nothing to order: storing one publishes no clock.
 _ATOMS = frozenset((int, str, bytes, float, bool, type(None)))
 _LOADS_KEPT = 4
+_HEAPTYPE = 1 << 9   # Py_TPFLAGS_HEAPTYPE: a class made by ``class``
 
 
 def _container_types() -> tuple:
@@ -306,7 +307,9 @@ def _is_container(t: type) -> bool:
         if not _BUILTIN_CONTAINERS:
             _BUILTIN_CONTAINERS = _container_types()
             _SEQUENCES = tuple(c for c in _BUILTIN_CONTAINERS if c not in (dict, set))
-        ok = _ctypes[t] = issubclass(t, _BUILTIN_CONTAINERS)
+        ok = issubclass(t, _BUILTIN_CONTAINERS)
+        if not t.__flags__ & _HEAPTYPE:  # a cached class would keep its module's globals alive
+            _ctypes[t] = ok
     return ok
 
 

@@ -341,8 +341,7 @@ def _quiesce_if_alone() -> None:
             return
         ACTIVE = False
         _set_active(False)
-        shadow.clear()
-        del _strong[:]
+        _forget_shadows()
         _SWEEP_EVERY = _SWEEP_MIN
 
 
@@ -401,9 +400,30 @@ def set_active_hook(fn: Callable[[bool], None]) -> None:
 # Shadow memory
 #
 # ``shadow`` maps id(obj) to a dict: location key -> per-location state.  The
-# object is held weakly (a callback drops the entry when it dies, before its
-# address can be reused) or, for objects without weakref support (list, dict,
-# cell, ...), strongly, with a sweep that drops those nobody else holds.
+# shadow never keeps the program's objects alive (that would delay their
+# ``__del__``, keep the cycles they are in from being collected and change
+# what ``gc.collect()`` returns), and its entry goes when the object dies,
+# before CPython can give the address to a new object (a stale entry would
+# make a false race).  Three ways, by type (:func:`_classify`):
+#
+# * watched: instances of classes, lists, dicts, tuples and closure cells
+#   are not referenced at all; the compiled helper :mod:`racedet._lifetime`
+#   drops the entry from their type's deallocator (Go's race runtime resets
+#   shadow memory on free the same way).  This also covers the objects
+#   without weakref support (``__slots__`` without ``__weakref__``, and all
+#   but the first of those types), and costs less than a weak reference;
+# * weak: other objects with weakref support (sets, deques, classes,
+#   functions, ...) are followed by a weak reference whose callback drops
+#   the entry;
+# * strong: what neither can follow (objects without weakref support that
+#   hold no references, such as ``str``, ``int`` and ``bytearray``, and every
+#   object without weakref support when the compiled helper is not built) is
+#   held, with a sweep that drops those nobody else holds.
+
+try:
+    from racedet import _lifetime  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - not built (no compiler, free-threaded build)
+    _lifetime = None
 
 REF = object()          # key of the (weak or strong) reference in a shadow dict
 CONTENTS = object()     # key of a container's contents state
@@ -411,6 +431,8 @@ CELL = object()         # key of a cell's state
 HANDOFF = object()      # key of a container's hand-off clock (a SyncVar)
 
 shadow: Dict[int, Dict[Any, Any]] = {}
+if _lifetime is not None:
+    _lifetime.bind(shadow)
 
 
 class _IgnoredShadow(dict):
@@ -427,20 +449,43 @@ class _Ref(weakref.ref):
     __slots__ = ("oid",)
 
 
-def _on_death(r: _Ref) -> None:
-    shadow.pop(r.oid, None)
+#: Weak references whose object died, kept a little longer: see _on_death.
+_dead_refs: List[_Ref] = []
+
+
+def _on_death(r: _Ref, _forget: Callable[[int, None], Any] = shadow.pop,
+              _dead: List[_Ref] = _dead_refs) -> None:
+    # What it uses is bound at definition: at interpreter exit the callback
+    # can run after this module's globals are gone, and must still work.
+    _forget(r.oid, None)
+    # ``r`` must outlive its callback: the cyclic GC counts a reference that
+    # its callback frees as garbage it collected, so gc.collect() would
+    # return more than under python.  The dead are freed in batches.
+    if len(_dead) >= 256:
+        del _dead[:]
+    _dead.append(r)
 
 
 _strong: List[int] = []
 #: Sweep after this many new strongly held shadows.  Kept small: a strongly
-#: held list or dict keeps its items alive too (a batch of messages handed
-#: between threads), so the delay must stay short; it grows with the number
-#: of survivors, which keeps the sweeping amortised O(1) per new shadow.
+#: held object keeps its memory, so the delay must stay short; it grows with
+#: the number of survivors, which keeps the sweeping amortised O(1) per new
+#: shadow.
 _SWEEP_MIN = 8
 _SWEEP_EVERY = _SWEEP_MIN
 _ignored_types: set = set()
-_type_kind: Dict[type, int] = {}
-_KIND_WEAK, _KIND_STRONG, _KIND_IGNORE, _KIND_MODULE = 0, 1, 2, 3
+#: Kind by id(type).  Keyed by id so that the cache keeps no class (and so no
+#: module's globals) alive; an entry goes when its type dies (_type_refs).
+_type_kind: Dict[int, int] = {}
+_type_refs: Dict[int, _Ref] = {}
+_KIND_WEAK, _KIND_STRONG, _KIND_IGNORE, _KIND_MODULE, _KIND_WATCH = 0, 1, 2, 3, 4
+_watch: Callable[[Any, int], bool] = _lifetime.watch if _lifetime is not None else (lambda obj, oid: False)
+
+
+def _forget_type(r: _Ref, _kinds: Callable[[int, None], Any] = _type_kind.pop,
+                 _refs: Callable[[int, None], Any] = _type_refs.pop) -> None:
+    _kinds(r.oid, None)
+    _refs(r.oid, None)
 
 
 def register_ignored_type(t: type) -> None:
@@ -456,18 +501,24 @@ def _classify(t: type) -> int:
         k = _KIND_IGNORE
     elif issubclass(t, types.ModuleType):
         k = _KIND_MODULE
+    elif _lifetime is not None and _lifetime.watchable(t):
+        k = _KIND_WATCH   # also with weakref support: no weak reference to make and keep
     elif t.__weakrefoffset__:
         k = _KIND_WEAK
     else:
         k = _KIND_STRONG
-    _type_kind[t] = k
+    tid = id(t)
+    if tid not in _type_refs:
+        r = _type_refs[tid] = _Ref(t, _forget_type)
+        r.oid = tid
+    _type_kind[tid] = k
     return k
 
 
 def new_shadow(obj: Any) -> Dict[Any, Any]:
     """Make the shadow dict of ``obj`` (first access since it was born)."""
     t = type(obj)
-    kind = _type_kind.get(t)
+    kind = _type_kind.get(id(t))
     if kind is None:
         kind = _classify(t)
     if kind == _KIND_WEAK:
@@ -475,12 +526,18 @@ def new_shadow(obj: Any) -> Dict[Any, Any]:
         try:
             r = _Ref(obj, _on_death)
         except TypeError:
-            kind = _KIND_STRONG
+            kind = _KIND_WATCH
         else:
             r.oid = oid
             sh = {REF: r}
             shadow[oid] = sh
             return sh
+    if kind == _KIND_WATCH:
+        oid = id(obj)
+        if _watch(obj, oid):
+            sh = shadow[oid] = {}
+            return sh
+        kind = _KIND_STRONG
     if kind == _KIND_STRONG:
         sh = {REF: obj}
         oid = id(obj)
@@ -500,6 +557,15 @@ def new_shadow(obj: Any) -> Dict[Any, Any]:
             sh = new_shadow(key)
         return sh
     return IGNORED
+
+
+def _forget_shadows() -> None:
+    """Drop every shadow (the caller knows no recorded access can race any more)."""
+    if _lifetime is not None:
+        _lifetime.forget_all()
+    shadow.clear()
+    del _strong[:]
+    del _dead_refs[:]
 
 
 _sweep_lock = _thread.allocate_lock()
@@ -535,9 +601,9 @@ def sweep() -> None:
                 if sh is None:
                     continue
                 obj = sh.get(REF)
-                if isinstance(obj, _Ref):
+                if obj is None or isinstance(obj, _Ref):
                     obj = sh = None
-                    continue  # the address now belongs to a weakly held object
+                    continue  # the address now belongs to a weakly held or watched object
                 # References: the shadow dict, ``obj`` here, and getrefcount's argument.
                 if getrc(obj) > 3:
                     if o == oid:
@@ -747,5 +813,6 @@ def stats() -> dict:
         "threads": len(threads_by_tid),
         "shadowed_objects": len(shadow),
         "strongly_held": len(_strong),
+        "watched": _lifetime.count() if _lifetime is not None else 0,
         "races": race_count,
     }
