@@ -145,6 +145,17 @@ def _leaving_py(lock: Any) -> None:
     ts.epoch = (c << engine.TID_BITS) | tid
 
 
+def _took_bounded(lock: Any) -> None:
+    """``lock`` was just taken by an acquire that could not wait forever (a try-lock, a timeout).
+
+    The edge of :func:`_took_py`, and the lock is held, but no lock-order
+    edge: such an acquisition gives up rather than deadlock (TSan ignores
+    try-locks too).  Both access cores use this one.
+    """
+    engine.acquire(lock._sv)
+    lockorder.tried(lock._uid, lock._desc)
+
+
 # The compiled access core has both, with the same effects (racedet/_access.c):
 # the pure-Python ones serve RACEDET_CORE=py and a core built without them.
 _took = getattr(core.access, "took", None)
@@ -187,18 +198,21 @@ class ModelLock:
         self._desc = lockorder.describe("Lock", self._uid, self, where)
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        took = _took
         if blocking is not True or timeout != -1:
             _check_acquire_args(blocking, timeout)
+            if not blocking or timeout >= 0:
+                took = _took_bounded
         lk = self._lock
         if lk.acquire(False):
             if engine.TRACKING:
-                _took(self)
+                took(self)
             return True
         if not blocking:
             return False
         ok = _wait("Lock.acquire", lk, timeout, self)
         if ok and engine.TRACKING:
-            _took(self)
+            took(self)
         return ok
 
     __enter__ = acquire
@@ -282,8 +296,11 @@ class ModelRLock:
             self._lock.acquire()
             self._count += 1
             return True
+        took = _took
         if blocking is not True or timeout != -1:
             _check_acquire_args(blocking, timeout)
+            if not blocking or timeout >= 0:
+                took = _took_bounded
         lk = self._lock
         if lk.acquire(False):
             ok = True
@@ -295,7 +312,7 @@ class ModelRLock:
             self._owner = me
             self._count = 1
             if engine.TRACKING:
-                _took(self)
+                took(self)
         return ok
 
     __enter__ = acquire
