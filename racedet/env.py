@@ -37,6 +37,11 @@ class PYBEHAVIOR:
     #: Code objects have ``co_qualname`` (3.11+); earlier, only ``co_name``.
     co_qualname = PYVERSION >= (3, 11)
 
+    #: ``functools.cached_property`` computes under a lock of its own up to
+    #: 3.11 (the second caller waits, then finds the value); 3.12 removed the
+    #: lock (gh-87634), so concurrent first calls both run the function.
+    cached_property_lock = PYVERSION < (3, 12)
+
 
 def qualname_of(code: object) -> str:
     """The qualified name of a code object on every supported Python."""

@@ -1,4 +1,4 @@
-"""Synchronization models of the standard library: threading, queue, concurrent.futures, asyncio.
+"""Synchronization models of the standard library: threading, queue, concurrent.futures, asyncio, logging, functools.
 
 ``install()`` patches them in place (before user code imports them);
 ``uninstall()`` restores the originals (the pytest plugin does, at the end).
@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from racedet.models import aio, futures, locks, queues, threads
+from racedet.models import aio, funcs, futures, locks, logs, queues, threads
 
 _installed = False
 
@@ -20,6 +20,8 @@ def install() -> None:
     queues.install()
     futures.install()
     aio.install()
+    logs.install()
+    funcs.install()
     _installed = True
 
 
@@ -27,6 +29,8 @@ def uninstall() -> None:
     global _installed
     if not _installed:
         return
+    funcs.uninstall()
+    logs.uninstall()
     aio.uninstall()
     futures.uninstall()
     queues.uninstall()

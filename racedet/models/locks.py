@@ -14,7 +14,8 @@ library makes for its own bookkeeping (a Queue's mutex, a Future's condition,
 a Thread's start event, logging's handler locks) stay raw: racedet models
 those components at their API (an item put -> its get), and their internal
 locks would otherwise order unrelated threads and hide races, depending on
-timing.
+timing.  Where user code runs under such a lock or takes it itself, its
+sections are ordered all the same (:mod:`racedet.models.stdlocks`).
 """
 
 from __future__ import annotations
@@ -510,8 +511,49 @@ class ModelEvent(_orig["Event"]):  # type: ignore[misc, valid-type]
         return r
 
 
+class _BarrierCycle(_thread._local):
+    sv: Optional[engine.SyncVar] = None   # the clock of the cycle this thread waits in
+
+
+_barrier_cycle = _BarrierCycle()
+
+
 class ModelBarrier(_orig["Barrier"]):  # type: ignore[misc, valid-type]
-    """``threading.Barrier``: all arrivals of a cycle happen before all its departures."""
+    """``threading.Barrier``: all arrivals of a cycle happen before all its departures.
+
+    The action (``Barrier(n, action=f)``) runs in the last thread to arrive,
+    after every arrival and before any party is released: that thread
+    acquires the cycle's clock when its arrival makes the count whole
+    (``_count`` reaches ``parties``, under the barrier's lock), and joins its
+    clock into the cycle's again when the barrier enters its draining state
+    (``_state = 1``, set by threading right after the action).  So what the
+    parties did before ``wait()`` happens before the action, and the
+    action's writes happen before every party's return from ``wait()``.
+    """
+
+    @property
+    def _count(self) -> int:
+        return self.__dict__["_count"]
+
+    @_count.setter
+    def _count(self, value: int) -> None:
+        if value == self._parties and engine.TRACKING and self._action is not None:
+            sv = _barrier_cycle.sv
+            if sv is not None:
+                engine.acquire(sv)
+        self.__dict__["_count"] = value
+
+    @property
+    def _state(self) -> int:
+        return self.__dict__["_state"]
+
+    @_state.setter
+    def _state(self, value: int) -> None:
+        if value == 1 and engine.TRACKING and self._action is not None:
+            sv = _barrier_cycle.sv
+            if sv is not None:
+                engine.release_merge(sv)
+        self.__dict__["_state"] = value
 
     def __init__(self, parties: int, action: Any = None, timeout: Optional[float] = None) -> None:
         super().__init__(parties, action, timeout)
@@ -534,6 +576,7 @@ class ModelBarrier(_orig["Barrier"]):  # type: ignore[misc, valid-type]
                 if self._rd_arrived >= self._parties:
                     self._rd_gen += 1
                     self._rd_arrived = 0
+            _barrier_cycle.sv = sv
         blocking.wake(self)
         try:
             with blocking.blocked("Barrier.wait", timeout is None and self._timeout is None, None, self):

@@ -14,6 +14,13 @@ happens before the (k+N)-th put returns (as for a buffered channel of
 capacity N: ``Queue(1)`` used as a mutex, put to enter and get to leave, is
 a lock).  Each get leaves its clock under its number; the put N numbers
 later takes it.  Only that one edge: a put is not ordered after other gets.
+
+The mutex and its conditions become edges where user code is involved
+(:mod:`racedet.models.stdlocks`): user code that takes ``q.mutex``,
+``q.not_empty``, ``q.not_full`` or ``q.all_tasks_done`` itself is ordered
+with every other such section, and a subclass with its own ``_put``,
+``_get`` or ``_qsize`` (run under the mutex by ``put``/``get``) has all its
+sections ordered by the mutex, as its user code needs.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from typing import Any, Optional
 
 from racedet import blocking, engine
 from racedet.clock import join_into
+from racedet.models import stdlocks
 
 _orig = {
     "Queue": queue.Queue,
@@ -180,7 +188,9 @@ class _ItemEdges:
                 return False
             return True
 
-        if blocking.wait_for("Queue.get", w, timeout, lambda: self._qsize() > 0, self):  # type: ignore[attr-defined]
+        # A _qsize of the user's own is not called from racedet's watchdog (unlocked, from another thread).
+        ready = None if _runs_user_code(self) else (lambda: self._qsize() > 0)  # type: ignore[attr-defined]
+        if blocking.wait_for("Queue.get", w, timeout, ready, self):
             return box[0]
         return sup(True, 0)  # timed out: raises Empty from queue.py, as plain python shows it
 
@@ -218,7 +228,8 @@ class _ItemEdges:
                 return False
             return True
 
-        if not blocking.wait_for("Queue.put", w, timeout, lambda: self._qsize() < self.maxsize, self):  # type: ignore[attr-defined]
+        ready = None if _runs_user_code(self) else (lambda: self._qsize() < self.maxsize)  # type: ignore[attr-defined]
+        if not blocking.wait_for("Queue.put", w, timeout, ready, self):
             sup(item, True, 0)  # timed out: raises Full from queue.py, as plain python shows it
 
     def task_done(self) -> None:
@@ -241,6 +252,29 @@ class _ItemEdges:
             pass
         if engine.TRACKING:
             engine.acquire(_done_sv(self))
+
+
+#: Methods ``queue.Queue`` calls with its mutex held.
+_HOOKS_UNDER_MUTEX = ("_put", "_get", "_qsize")
+_runs_user_code_cache: dict = {}
+
+
+def _runs_user_code(q: Any) -> bool:
+    """Does ``q``'s class run user code under its mutex (its own ``_put``/``_get``/``_qsize``)?"""
+    t = type(q)
+    r = _runs_user_code_cache.get(t)
+    if r is None:
+        r = _runs_user_code_cache[t] = any(
+            stdlocks.user_function(getattr(t, n, None)) for n in _HOOKS_UNDER_MUTEX)
+    return r
+
+
+def _internal(module: str) -> bool:
+    return module == __name__
+
+for _name in ("mutex", "not_empty", "not_full", "all_tasks_done"):
+    setattr(_ItemEdges, _name, stdlocks.StdlibLockAttr(_name, vars(queue), _internal, _runs_user_code,
+                                                       by_type=True))
 
 
 def _done_sv(q: Any) -> engine.SyncVar:
