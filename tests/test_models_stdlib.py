@@ -283,6 +283,24 @@ NO_RACES = {
             q.not_empty.notify_all()
         t.join()
     """,
+    "queue: a user wait_for on q.not_full of a subclass with its own _put": """
+        class Logged(queue.Queue):
+            def _put(self, item):
+                self.last = item
+                super()._put(item)
+        q = Logged()
+        ready = gate()
+        def waiter():
+            with q.not_full:
+                ready.release()
+                print(q.not_full.wait_for(lambda: getattr(q, "last", None) == "go", timeout=30), q.last)
+        t = threading.Thread(target=waiter); t.start()
+        ready.acquire()
+        q.put("go")
+        with q.not_full:
+            q.not_full.notify_all()
+        t.join()
+    """,
     "barrier action: after every arrival, before every departure": """
         data.parts = {}
         def action():
@@ -545,14 +563,17 @@ if env.PYBEHAVIOR.cached_property_lock:
 else:
     # No lock: a second first call runs the function too, unordered with the first.
     RACES["cached_property without a lock: concurrent first calls"] = """
+        import itertools
+        calls = itertools.count()
         class C:
             @functools.cached_property
             def v(self):
-                data.calls = getattr(data, "calls", 0) + 1  # R
-                if data.calls == 1:
+                n = next(calls)
+                data.result = n  # R
+                if n == 0:
                     inside.release()
                     second_done.acquire()
-                return data.calls
+                return n
         c = C()
         inside, second_done = gate(), gate()
         def a():

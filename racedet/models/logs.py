@@ -40,17 +40,18 @@ def _user_type(t: type, hooks: tuple) -> bool:
 def _runs_user_code(h: Any) -> bool:
     """Does user code run while logging holds ``h``'s lock?  (Asked on every record.)"""
     d = h.__dict__
-    key = (type(h), type(d.get("formatter")), type(d.get("stream")))
-    r = _user_parts.get(key)
-    if r is None:
-        if len(_user_parts) > 1024:
-            _user_parts.clear()
-        r = _user_parts[key] = (_user_type(key[0], _HANDLER_HOOKS) or _user_type(key[1], _FORMATTER_HOOKS)
-                                or stdlocks.user_module(key[2].__module__))
-    return r
+    t, f, s = type(h), type(d.get("formatter")), type(d.get("stream"))
+    if t in _plain and f in _plain and s in _plain:
+        return False
+    user = _user_type(t, _HANDLER_HOOKS) or _user_type(f, _FORMATTER_HOOKS) or stdlocks.user_module(s.__module__)
+    if not user:
+        _plain.update((t, f, s))
+    return user
 
 
-_user_parts: dict = {}
+#: Handler, formatter and stream types that run only the standard library's code
+#: (a type is one or the other in all three roles: a user type is never added).
+_plain: set = set()
 
 
 def _internal(module: str) -> bool:

@@ -237,12 +237,15 @@ class StdlibLockAttr:
         except KeyError:
             raise AttributeError(f"{type(obj).__name__!r} object has no attribute {name!r}") from None
         g = _getframe(1).f_globals
-        if g is self.home and type(obj) in self._plain:
-            return raw
-        mod = g.get("__name__")
-        inside = self._modules.get(mod)
-        if inside is None:
-            inside = self._modules[mod] = g is self.home or (isinstance(mod, str) and bool(self.internal(mod)))
+        if g is self.home:
+            if type(obj) in self._plain:
+                return raw
+            inside = True
+        else:
+            mod = g.get("__name__")
+            inside = self._modules.get(mod)
+            if inside is None:
+                inside = self._modules[mod] = isinstance(mod, str) and bool(self.internal(mod))
         if inside and not self.runs_user_code(obj):
             if self.by_type:
                 self._plain.add(type(obj))
