@@ -48,6 +48,10 @@ class PYBEHAVIOR:
     #: stands (3.11+); 3.10 re-raises the traceback it caught, whatever
     #: ``__traceback__`` says.
     reraise_reads_traceback = PYVERSION >= (3, 11)
+    #: ``functools.cached_property`` computes under a lock of its own up to
+    #: 3.11 (the second caller waits, then finds the value); 3.12 removed the
+    #: lock (gh-87634), so concurrent first calls both run the function.
+    cached_property_lock = PYVERSION < (3, 12)
 
 
 def qualname_of(code: object) -> str:

@@ -5,7 +5,14 @@ Each modelled lock gets a small integer id when it is made.  Acquiring lock
 stacks of both acquisitions; an edge that closes a cycle is a potential
 deadlock even if this run did not hang.
 
-Re-entering an RLock adds no edge.  A *gate lock* is a lock held at the
+Re-entering an RLock adds no edge, and neither does an acquisition that
+cannot wait forever (``blocking=False`` or a timeout: :func:`tried`), as TSan
+ignores try-locks: such a lock is still *held*, so locks taken while holding
+it get their edges.  A lock released by another thread than the one that
+took it (a Lock used as a binary semaphore: the first reader takes it, the
+last one releases it) leaves its acquirer's held set (:func:`released`).
+
+A *gate lock* is a lock held at the
 formation of every edge of a cycle (``G`` in ``G, A, B`` / ``G, B, A``): it
 serializes the two paths, so they cannot deadlock, and such a cycle is not
 reported.  That is the safe call: a gate-protected cycle becomes a real
@@ -76,12 +83,44 @@ def acquired(uid: int, desc: str) -> None:
         held.append((uid, desc, ((f.f_code, f.f_lineno),)))
 
 
+def tried(uid: int, desc: str) -> None:
+    """The calling thread now holds lock ``uid``, taken by an acquire that could not wait forever.
+
+    No edge: a try-lock or a timed acquire gives up instead of deadlocking.
+    """
+    engine.current().held.append((uid, desc, _where(1)))
+
+
 def released(uid: int) -> None:
-    held = engine.current().held
-    for i in range(len(held) - 1, -1, -1):
-        if held[i][0] == uid:
-            del held[i]
+    """Lock ``uid`` is released: it leaves the held set of the thread that holds it.
+
+    That is the calling thread's, or, for a Lock released by another thread
+    than its acquirer (a lock is not owned), the acquirer's: otherwise the
+    acquirer would be taken to hold it still, and its later acquisitions
+    would form edges from a lock it no longer holds.
+    """
+    me = engine.current()
+    if _drop(me.held, uid):
+        return
+    for ts in list(engine.threads_by_tid.values()):
+        if ts is not me and ts.held and not ts.finished and _drop(ts.held, uid):
             return
+
+
+def _drop(held: list, uid: int) -> bool:
+    """Remove the last entry of lock ``uid`` from ``held``; was there one?"""
+    for i in range(len(held) - 1, -1, -1):
+        try:
+            entry = held[i]
+        except IndexError:   # another thread's list, shrinking meanwhile
+            continue
+        if entry[0] == uid:
+            try:
+                held.remove(entry)
+            except ValueError:  # pragma: no cover - gone meanwhile
+                return False
+            return True
+    return False
 
 
 def _path(src: int, dst: int) -> Optional[List[int]]:

@@ -1,4 +1,4 @@
-"""Synchronization models of the standard library: threading, queue, concurrent.futures, asyncio.
+"""Synchronization models of the standard library: threading, queue, concurrent.futures, asyncio, logging, functools.
 
 ``install()`` patches them in place (before user code imports them);
 ``uninstall()`` restores the originals (the pytest plugin does, at the end).
@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from racedet.models import aio, futures, locks, oslocks, queues, sqlite, streams, threads
+from racedet.models import aio, funcs, futures, locks, logs, oslocks, queues, sqlite, streams, threads
 
 _installed = False
 
@@ -23,6 +23,8 @@ def install() -> None:
     streams.install()
     oslocks.install()
     sqlite.install()
+    logs.install()
+    funcs.install()
     _installed = True
 
 
@@ -33,6 +35,8 @@ def uninstall() -> None:
     sqlite.uninstall()
     oslocks.uninstall()
     streams.uninstall()
+    funcs.uninstall()
+    logs.uninstall()
     aio.uninstall()
     futures.uninstall()
     queues.uninstall()

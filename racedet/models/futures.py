@@ -7,15 +7,24 @@ is a release; ``result()``, ``exception()``, ``done()`` returning True, the
 futures ``as_completed`` yields and ``wait`` returns done, and a done
 callback added to a finished future, acquire it.  ``map`` reads results
 through ``result()``; ``shutdown(wait=True)`` joins the workers.
+
+The edges are those of the ``Future`` class, so they hold as well for a
+future made by user code and completed by another thread (a pool library
+of its own).  A callback added to a *pending* future runs later, in the
+thread that completes it: ``add_done_callback`` is then a release too,
+and the callbacks acquire it before they run, so what the adder did before
+adding happens before the callback.
 """
 
 from __future__ import annotations
 
+import _thread
 import concurrent.futures as cf
 from concurrent.futures import _base
 from typing import Any, Iterator
 
 from racedet import engine, frames
+from racedet.models import locks
 
 Future = _base.Future
 _orig = {
@@ -25,6 +34,7 @@ _orig = {
     "exception": Future.exception,
     "done": Future.done,
     "add_done_callback": Future.add_done_callback,
+    "_invoke_callbacks": Future._invoke_callbacks,
     "as_completed": _base.as_completed,
     "wait": _base.wait,
 }
@@ -83,10 +93,44 @@ def done(self: Any) -> bool:
     return d
 
 
+_DONE_STATES = (_base.CANCELLED, _base.CANCELLED_AND_NOTIFIED, _base.FINISHED)
+_RLOCK_TYPES = (type(_thread.RLock()), locks.ModelRLock)
+
+
 def add_done_callback(self: Any, fn: Any) -> None:
-    if _orig["done"](self):
-        _seen_done(self)
+    if engine.TRACKING:
+        cond = getattr(self, "_condition", None)
+        if isinstance(getattr(cond, "_lock", None), _RLOCK_TYPES):
+            # Whether the future is pending is decided under its condition,
+            # which the original takes again (an RLock): a pending future
+            # stays pending until the callback is stored, so the callback
+            # never runs here unordered with the completion.
+            with cond:
+                if self._state not in _DONE_STATES:
+                    engine.release_merge(_cb_sv(self))
+                    _orig["add_done_callback"](self, fn)   # stores it; does not call it
+                    return
+        elif not _orig["done"](self):  # pragma: no cover - a future without an RLock condition
+            engine.release_merge(_cb_sv(self))
+        if _orig["done"](self):
+            _seen_done(self)
     _orig["add_done_callback"](self, fn)
+
+
+def _cb_sv(f: Any) -> engine.SyncVar:
+    sv = f.__dict__.get("_rd_cb")
+    if sv is None:
+        sv = f.__dict__.setdefault("_rd_cb", engine.SyncVar())
+    return sv
+
+
+def _invoke_callbacks(self: Any) -> None:
+    """The callbacks added while the future was pending run after their adders' adds."""
+    if engine.TRACKING:
+        sv = self.__dict__.get("_rd_cb")
+        if sv is not None:
+            engine.acquire(sv)
+    _orig["_invoke_callbacks"](self)
 
 
 def as_completed(fs: Any, timeout: Any = None) -> Iterator[Any]:
@@ -109,6 +153,7 @@ def install() -> None:
     Future.exception = exception  # type: ignore[method-assign]
     Future.done = done  # type: ignore[method-assign]
     Future.add_done_callback = add_done_callback  # type: ignore[method-assign]
+    Future._invoke_callbacks = _invoke_callbacks  # type: ignore[attr-defined]
     _base.as_completed = as_completed
     _base.wait = wait
     cf.as_completed = as_completed
@@ -116,7 +161,8 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    for name in ("set_result", "set_exception", "result", "exception", "done", "add_done_callback"):
+    for name in ("set_result", "set_exception", "result", "exception", "done", "add_done_callback",
+                 "_invoke_callbacks"):
         setattr(Future, name, _orig[name])
     _base.as_completed = cf.as_completed = _orig["as_completed"]
     _base.wait = cf.wait = _orig["wait"]

@@ -14,7 +14,8 @@ library makes for its own bookkeeping (a Queue's mutex, a Future's condition,
 a Thread's start event, logging's handler locks) stay raw: racedet models
 those components at their API (an item put -> its get), and their internal
 locks would otherwise order unrelated threads and hide races, depending on
-timing.
+timing.  Where user code runs under such a lock or takes it itself, its
+sections are ordered all the same (:mod:`racedet.models.stdlocks`).
 """
 
 from __future__ import annotations
@@ -140,6 +141,17 @@ def _leaving_py(lock: Any) -> None:
     ts.epoch = (c << engine.TID_BITS) | tid
 
 
+def _took_bounded(lock: Any) -> None:
+    """``lock`` was just taken by an acquire that could not wait forever (a try-lock, a timeout).
+
+    The edge of :func:`_took_py`, and the lock is held, but no lock-order
+    edge: such an acquisition gives up rather than deadlock (TSan ignores
+    try-locks too).  Both access cores use this one.
+    """
+    engine.acquire(lock._sv)
+    lockorder.tried(lock._uid, lock._desc)
+
+
 # The compiled access core has both, with the same effects (racedet/_access.c):
 # the pure-Python ones serve RACEDET_CORE=py and a core built without them.
 _took = getattr(core.access, "took", None)
@@ -228,16 +240,19 @@ class ModelLock:
     __reduce_ex__ = _unpicklable
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        took = _took
         if blocking is not True or timeout != -1:
             try:
                 _check_acquire_args(blocking, timeout)
             except BaseException as e:
                 _hide(e)
                 raise
+            if not blocking or timeout >= 0:
+                took = _took_bounded
         lk = self._lock
         if lk.acquire(False):
             if engine.TRACKING:
-                _took(self)
+                took(self)
             return True
         if not blocking:
             return False
@@ -247,7 +262,7 @@ class ModelLock:
             _hide(e)
             raise
         if ok and engine.TRACKING:
-            _took(self)
+            took(self)
         return ok
 
     __enter__ = acquire
@@ -353,6 +368,9 @@ class ModelRLock:
             self._lock.acquire()
             self._count += 1
             return True
+        took = _took
+        if (blocking is not True or timeout != -1) and (not blocking or timeout >= 0):
+            took = _took_bounded
         lk = self._lock
         if lk.acquire(False):
             ok = True
@@ -368,7 +386,7 @@ class ModelRLock:
             self._owner = me
             self._count = 1
             if engine.TRACKING:
-                _took(self)
+                took(self)
         return ok
 
     __enter__ = acquire
@@ -671,8 +689,49 @@ class ModelEvent(_orig["Event"]):  # type: ignore[misc, valid-type]
         return r
 
 
+class _BarrierCycle(_thread._local):
+    sv: Optional[engine.SyncVar] = None   # the clock of the cycle this thread waits in
+
+
+_barrier_cycle = _BarrierCycle()
+
+
 class ModelBarrier(_orig["Barrier"]):  # type: ignore[misc, valid-type]
-    """``threading.Barrier``: all arrivals of a cycle happen before all its departures."""
+    """``threading.Barrier``: all arrivals of a cycle happen before all its departures.
+
+    The action (``Barrier(n, action=f)``) runs in the last thread to arrive,
+    after every arrival and before any party is released: that thread
+    acquires the cycle's clock when its arrival makes the count whole
+    (``_count`` reaches ``parties``, under the barrier's lock), and joins its
+    clock into the cycle's again when the barrier enters its draining state
+    (``_state = 1``, set by threading right after the action).  So what the
+    parties did before ``wait()`` happens before the action, and the
+    action's writes happen before every party's return from ``wait()``.
+    """
+
+    @property
+    def _count(self) -> int:
+        return self.__dict__["_count"]
+
+    @_count.setter
+    def _count(self, value: int) -> None:
+        if value == self._parties and engine.TRACKING and self._action is not None:
+            sv = _barrier_cycle.sv
+            if sv is not None:
+                engine.acquire(sv)
+        self.__dict__["_count"] = value
+
+    @property
+    def _state(self) -> int:
+        return self.__dict__["_state"]
+
+    @_state.setter
+    def _state(self, value: int) -> None:
+        if value == 1 and engine.TRACKING and self._action is not None:
+            sv = _barrier_cycle.sv
+            if sv is not None:
+                engine.release_merge(sv)
+        self.__dict__["_state"] = value
 
     def __init__(self, parties: int, action: Any = None, timeout: Optional[float] = None) -> None:
         super().__init__(parties, action, timeout)
@@ -695,6 +754,7 @@ class ModelBarrier(_orig["Barrier"]):  # type: ignore[misc, valid-type]
                 if self._rd_arrived >= self._parties:
                     self._rd_gen += 1
                     self._rd_arrived = 0
+            _barrier_cycle.sv = sv
         blocking.wake(self)
         try:
             with blocking.blocked("Barrier.wait", timeout is None and self._timeout is None, None, self):

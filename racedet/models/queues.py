@@ -7,6 +7,20 @@ clock joins both: a get of it is then ordered after both puts, which can hide
 a race but never invents one.  The queue's own mutex and conditions stay raw
 (see :mod:`racedet.models.locks`), so a get is not ordered after puts of
 other items, whatever the timing.
+
+A bounded queue is also a counting semaphore: ``Queue(maxsize=N)`` lets the
+(k+N)-th put complete only after the k-th get made room, so the k-th get
+happens before the (k+N)-th put returns (as for a buffered channel of
+capacity N: ``Queue(1)`` used as a mutex, put to enter and get to leave, is
+a lock).  Each get leaves its clock under its number; the put N numbers
+later takes it.  Only that one edge: a put is not ordered after other gets.
+
+The mutex and its conditions become edges where user code is involved
+(:mod:`racedet.models.stdlocks`): user code that takes ``q.mutex``,
+``q.not_empty``, ``q.not_full`` or ``q.all_tasks_done`` itself is ordered
+with every other such section, and a subclass with its own ``_put``,
+``_get`` or ``_qsize`` (run under the mutex by ``put``/``get``) has all its
+sections ordered by the mutex, as its user code needs.
 """
 
 from __future__ import annotations
@@ -17,6 +31,7 @@ from typing import Any, Optional
 
 from racedet import blocking, engine, frames
 from racedet.clock import join_into
+from racedet.models import stdlocks
 
 _orig = {
     "Queue": queue.Queue,
@@ -36,8 +51,11 @@ class _Handoff(_thread._local):
     """
 
     put_vc: Optional[dict] = None     # the snapshot of the put under way
+    in_put = False                    # a modelled put() is under way...
+    freed_vc: Optional[dict] = None   # ...and the clock of the get that made room for it
     in_get = False                    # a modelled get() is under way...
     got_vc: Optional[dict] = None     # ...and this is the clock of the item it took
+    get_vc: Optional[dict] = None     # the snapshot of the get under way (bounded queues)
 
 
 _handoff = _Handoff()
@@ -68,6 +86,8 @@ class _ItemEdges:
     """Mixin for Queue and its subclasses: ``_put``/``_get`` run under the queue's mutex."""
 
     _rd_clocks: dict
+    _rd_puts = 0        # how many _put / _get ran (bounded queues: the semaphore's count)
+    _rd_gets = 0
 
     def _put(self, item: Any) -> None:
         if engine.TRACKING:
@@ -82,16 +102,48 @@ class _ItemEdges:
             except AttributeError:
                 clocks = self._rd_clocks = {}
             _record(clocks, item, vc)
+            if self.maxsize > 0:  # type: ignore[attr-defined]
+                self._rd_room_taken(h)
         super()._put(item)  # type: ignore[misc]
+
+    def _rd_room_taken(self, h: _Handoff) -> None:
+        """This put is number p: the get number p - maxsize made its room (mutex held)."""
+        p = self._rd_puts
+        self._rd_puts = p + 1
+        freed = self.__dict__.get("_rd_freed")
+        if freed:
+            vc = freed.pop(p - self.maxsize, None)  # type: ignore[attr-defined]
+            if vc is not None:
+                if h.in_put:
+                    h.freed_vc = vc
+                else:
+                    engine.acquire_clock(vc)   # _put called directly, not by put()
+
+    def _rd_room_made(self, h: _Handoff) -> None:
+        """This get is number g: leave its clock for the put number g + maxsize (mutex held)."""
+        g = self._rd_gets
+        self._rd_gets = g + 1
+        vc = h.get_vc
+        h.get_vc = None
+        if g + self.maxsize < self._rd_puts:  # type: ignore[attr-defined]
+            return   # items left otherwise (q.queue.clear()): that put is past
+        if vc is None:
+            vc = engine.snapshot()   # _get called directly, not by get()
+        freed = self.__dict__.get("_rd_freed")
+        if freed is None:
+            freed = self.__dict__["_rd_freed"] = {}
+        freed[g] = vc
 
     def _get(self) -> Any:
         item = super()._get()  # type: ignore[misc]
         if engine.TRACKING:
+            h = _handoff
+            if self.maxsize > 0:  # type: ignore[attr-defined]
+                self._rd_room_made(h)
             clocks = getattr(self, "_rd_clocks", None)
             if clocks:
                 vc = _take(clocks, item)
                 if vc is not None:
-                    h = _handoff
                     if h.in_get:
                         h.got_vc = vc
                     else:
@@ -101,6 +153,8 @@ class _ItemEdges:
     def get(self, block: bool = True, timeout: Optional[float] = None) -> Any:
         h = _handoff
         h.in_get = True
+        if engine.TRACKING and self.maxsize > 0:  # type: ignore[attr-defined]
+            h.get_vc = engine.snapshot()
         try:
             item = self._get_item(block, timeout)
         except BaseException as e:
@@ -108,6 +162,7 @@ class _ItemEdges:
             raise
         finally:
             h.in_get = False
+            h.get_vc = None     # unused if the get failed
             vc = h.got_vc
             h.got_vc = None
         blocking.wake(self)
@@ -136,7 +191,9 @@ class _ItemEdges:
                 return False
             return True
 
-        if blocking.wait_for("Queue.get", w, timeout, lambda: self._qsize() > 0, self):  # type: ignore[attr-defined]
+        # A _qsize of the user's own is not called from racedet's watchdog (unlocked, from another thread).
+        ready = None if _runs_user_code(self) else (lambda: self._qsize() > 0)  # type: ignore[attr-defined]
+        if blocking.wait_for("Queue.get", w, timeout, ready, self):
             return box[0]
         return sup(True, 0)  # timed out: raises Empty from queue.py, as plain python shows it
 
@@ -144,6 +201,7 @@ class _ItemEdges:
         h = _handoff
         if engine.TRACKING:
             h.put_vc = engine.snapshot()
+        h.in_put = True
         try:
             self._put_item(item, block, timeout)
         except BaseException as e:
@@ -151,7 +209,12 @@ class _ItemEdges:
             raise
         finally:
             h.put_vc = None    # unused if the put failed
+            h.in_put = False
+            vc = h.freed_vc
+            h.freed_vc = None
         blocking.wake(self)
+        if vc is not None:
+            engine.acquire_clock(vc)
 
     def _put_item(self, item: Any, block: bool, timeout: Optional[float]) -> None:
         sup = super().put  # type: ignore[misc]
@@ -171,7 +234,8 @@ class _ItemEdges:
                 return False
             return True
 
-        if not blocking.wait_for("Queue.put", w, timeout, lambda: self._qsize() < self.maxsize, self):  # type: ignore[attr-defined]
+        ready = None if _runs_user_code(self) else (lambda: self._qsize() < self.maxsize)  # type: ignore[attr-defined]
+        if not blocking.wait_for("Queue.put", w, timeout, ready, self):
             sup(item, True, 0)  # timed out: raises Full from queue.py, as plain python shows it
 
     def task_done(self) -> None:
@@ -204,6 +268,29 @@ class _ItemEdges:
             pass
         if engine.TRACKING:
             engine.acquire(_done_sv(self))
+
+
+#: Methods ``queue.Queue`` calls with its mutex held.
+_HOOKS_UNDER_MUTEX = ("_put", "_get", "_qsize")
+_runs_user_code_cache: dict = {}
+
+
+def _runs_user_code(q: Any) -> bool:
+    """Does ``q``'s class run user code under its mutex (its own ``_put``/``_get``/``_qsize``)?"""
+    t = type(q)
+    r = _runs_user_code_cache.get(t)
+    if r is None:
+        r = _runs_user_code_cache[t] = any(
+            stdlocks.user_function(getattr(t, n, None)) for n in _HOOKS_UNDER_MUTEX)
+    return r
+
+
+def _internal(module: str) -> bool:
+    return module == __name__
+
+for _name in ("mutex", "not_empty", "not_full", "all_tasks_done"):
+    setattr(_ItemEdges, _name, stdlocks.StdlibLockAttr(_name, vars(queue), _internal, _runs_user_code,
+                                                       by_type=True))
 
 
 def _done_sv(q: Any) -> engine.SyncVar:

@@ -9,6 +9,7 @@ thing in the child, before any join can return.
 
 from __future__ import annotations
 
+import _threading_local
 import sys
 import threading
 import weakref
@@ -102,6 +103,9 @@ def install() -> None:
     _Thread.join = join  # type: ignore[method-assign]
     _Thread.is_alive = is_alive  # type: ignore[method-assign]
     threading._shutdown = _shutdown  # type: ignore[attr-defined]
+    # The pure-Python local (and its subclasses) keeps attributes per thread,
+    # as _thread._local does: they never race.
+    engine.register_ignored_type(_threading_local.local)
 
 
 def uninstall() -> None:
