@@ -416,6 +416,58 @@ NO_RACES = {
         print(len(received), received[-1])
         srv.shutdown(); srv.server_close(); t.join()
     """,
+    "asyncio streams between two event loops": """
+        import asyncio
+        ready = threading.Event()
+        box = {}
+        async def handle(reader, writer):
+            await reader.readline()
+            data.reply = "computed"
+            writer.write(b"done\\n")
+            await writer.drain()
+            writer.close()
+        def server():
+            async def main():
+                srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+                box["port"] = srv.sockets[0].getsockname()[1]
+                box["stop"] = asyncio.get_running_loop().create_future()
+                ready.set()
+                await box["stop"]
+                srv.close()
+            asyncio.run(main())
+        t = threading.Thread(target=server); t.start()
+        ready.wait()
+        async def client():
+            reader, writer = await asyncio.open_connection("127.0.0.1", box["port"])
+            writer.write(b"go\\n")
+            await reader.readline()
+            print(data.reply)
+            writer.close()
+        asyncio.run(client())
+        loop = box["stop"].get_loop()
+        loop.call_soon_threadsafe(box["stop"].set_result, None)
+        t.join()
+    """,
+    "sqlite deferred transaction reads a commit made after its BEGIN": """
+        import sqlite3, tempfile
+        path = os.path.join(tempfile.mkdtemp(), "db.sqlite")
+        con = sqlite3.connect(path, isolation_level=None)
+        con.execute("CREATE TABLE jobs (id INTEGER)")
+        committed = gate()
+        con.execute("BEGIN")
+        def worker():
+            c = sqlite3.connect(path, isolation_level=None)
+            data.result = 42
+            c.execute("INSERT INTO jobs VALUES (1)")
+            c.close()
+            committed.release()
+        t = threading.Thread(target=worker); t.start()
+        committed.acquire()
+        assert con.execute("SELECT count(*) FROM jobs").fetchone()[0] == 1
+        print(data.result)
+        con.execute("COMMIT")
+        t.join()
+    """,
 }
 
 RACES = {

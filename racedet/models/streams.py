@@ -288,16 +288,14 @@ def _addresses(sock: Any) -> Optional[Tuple[Any, Any]]:
 
 def _classify(sock: Any) -> Optional[_End]:
     """First I/O of a socket racedet has not seen connect or be accepted (a dup, a non-blocking connect)."""
+    family = sock.family
+    if (family not in _INET and family != _AF_UNIX) or sock.type != _socket.SOCK_STREAM:
+        _ends[sock] = None      # datagrams between addresses, other families: not modelled
+        return None
     addrs = _addresses(sock)
     if addrs is None:
-        try:
-            sock.getpeername()
-        except OSError:
-            return None     # not connected (yet): ask again next time
-        _ends[sock] = None
-        return None
+        return None     # not connected (yet): ask again next time
     own, peer = addrs
-    family = sock.family
     for side, key in ((_CLIENT, (family, own, peer)), (_SERVER, (family, peer, own))):
         conn = _joined.get(key) if family in _INET else None
         if conn is not None:
