@@ -468,6 +468,20 @@ NO_RACES = {
         con.execute("COMMIT")
         t.join()
     """,
+    "tcp dup of an accepted end": """
+        ls = listener()
+        def server():
+            c, _ = ls.accept()
+            d = c.dup()
+            data.reply = 1
+            d.sendall(b"x")
+            d.close(); c.close()
+        t = threading.Thread(target=server); t.start()
+        s = socket.create_connection(ls.getsockname())
+        s.recv(1)
+        print(data.reply)
+        t.join(); s.close(); ls.close()
+    """,
 }
 
 RACES = {
@@ -683,3 +697,39 @@ def test_race(tmp_path, name, core):
     res = run_racedet(tmp_path, src, extra_env={"RACEDET_CORE": core})
     assert res.race_lines() == [marked_pair(src)], res.stderr
     assert res.returncode == 66, res.stderr
+
+
+FIDELITY = """
+import socket, sqlite3, threading
+t = threading.Thread(target=lambda: None); t.start(); t.join()
+con = sqlite3.connect(DB)
+print(type(con), type(con.cursor()), isinstance(con, sqlite3.Connection), con.isolation_level)
+a, b = socket.socketpair()
+a.sendall(b"x"); print(b.recv(1))
+try:
+    con.execute("SELEKT 1")
+except sqlite3.OperationalError as e:
+    print(type(e).__name__, e)
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); port = ls.getsockname()[1]; ls.close()
+try:
+    socket.create_connection(("127.0.0.1", port))
+except ConnectionRefusedError as e:
+    print(type(e).__name__)
+con.execute("CREATE TABLE t (a)")
+with con:
+    con.execute("INSERT INTO t VALUES (1)")
+con.execute("INSERT INTO t VALUES (?)", (1, 2))
+"""
+
+
+def test_program_sees_the_same(tmp_path):
+    """Types, output, exceptions and the traceback are those of plain python."""
+    from helpers import run_plain, write
+
+    src = FIDELITY.replace("DB", repr(str(tmp_path / "f.db")))
+    plain = run_plain(write(tmp_path, src, "plain.py"))
+    (tmp_path / "f.db").unlink()
+    raced = run_racedet(tmp_path, src.replace("plain.py", "prog.py"))
+    assert raced.stdout == plain.stdout
+    assert raced.stderr.replace("prog.py", "plain.py") == plain.stderr
+    assert "ProgrammingError" in plain.stderr and raced.returncode == plain.returncode == 1
