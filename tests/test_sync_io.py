@@ -416,6 +416,72 @@ NO_RACES = {
         print(len(received), received[-1])
         srv.shutdown(); srv.server_close(); t.join()
     """,
+    "asyncio streams between two event loops": """
+        import asyncio
+        ready = threading.Event()
+        box = {}
+        async def handle(reader, writer):
+            await reader.readline()
+            data.reply = "computed"
+            writer.write(b"done\\n")
+            await writer.drain()
+            writer.close()
+        def server():
+            async def main():
+                srv = await asyncio.start_server(handle, "127.0.0.1", 0)
+                box["port"] = srv.sockets[0].getsockname()[1]
+                box["stop"] = asyncio.get_running_loop().create_future()
+                ready.set()
+                await box["stop"]
+                srv.close()
+            asyncio.run(main())
+        t = threading.Thread(target=server); t.start()
+        ready.wait()
+        async def client():
+            reader, writer = await asyncio.open_connection("127.0.0.1", box["port"])
+            writer.write(b"go\\n")
+            await reader.readline()
+            print(data.reply)
+            writer.close()
+        asyncio.run(client())
+        loop = box["stop"].get_loop()
+        loop.call_soon_threadsafe(box["stop"].set_result, None)
+        t.join()
+    """,
+    "sqlite deferred transaction reads a commit made after its BEGIN": """
+        import sqlite3, tempfile
+        path = os.path.join(tempfile.mkdtemp(), "db.sqlite")
+        con = sqlite3.connect(path, isolation_level=None)
+        con.execute("CREATE TABLE jobs (id INTEGER)")
+        committed = gate()
+        con.execute("BEGIN")
+        def worker():
+            c = sqlite3.connect(path, isolation_level=None)
+            data.result = 42
+            c.execute("INSERT INTO jobs VALUES (1)")
+            c.close()
+            committed.release()
+        t = threading.Thread(target=worker); t.start()
+        committed.acquire()
+        assert con.execute("SELECT count(*) FROM jobs").fetchone()[0] == 1
+        print(data.result)
+        con.execute("COMMIT")
+        t.join()
+    """,
+    "tcp dup of an accepted end": """
+        ls = listener()
+        def server():
+            c, _ = ls.accept()
+            d = c.dup()
+            data.reply = 1
+            d.sendall(b"x")
+            d.close(); c.close()
+        t = threading.Thread(target=server); t.start()
+        s = socket.create_connection(ls.getsockname())
+        s.recv(1)
+        print(data.reply)
+        t.join(); s.close(); ls.close()
+    """,
 }
 
 RACES = {
@@ -631,3 +697,39 @@ def test_race(tmp_path, name, core):
     res = run_racedet(tmp_path, src, extra_env={"RACEDET_CORE": core})
     assert res.race_lines() == [marked_pair(src)], res.stderr
     assert res.returncode == 66, res.stderr
+
+
+FIDELITY = """
+import socket, sqlite3, threading
+t = threading.Thread(target=lambda: None); t.start(); t.join()
+con = sqlite3.connect(DB)
+print(type(con), type(con.cursor()), isinstance(con, sqlite3.Connection), con.isolation_level)
+a, b = socket.socketpair()
+a.sendall(b"x"); print(b.recv(1))
+try:
+    con.execute("SELEKT 1")
+except sqlite3.OperationalError as e:
+    print(type(e).__name__, e)
+ls = socket.socket(); ls.bind(("127.0.0.1", 0)); port = ls.getsockname()[1]; ls.close()
+try:
+    socket.create_connection(("127.0.0.1", port))
+except ConnectionRefusedError as e:
+    print(type(e).__name__)
+con.execute("CREATE TABLE t (a)")
+with con:
+    con.execute("INSERT INTO t VALUES (1)")
+con.execute("INSERT INTO t VALUES (?)", (1, 2))
+"""
+
+
+def test_program_sees_the_same(tmp_path):
+    """Types, output, exceptions and the traceback are those of plain python."""
+    from helpers import run_plain, write
+
+    src = FIDELITY.replace("DB", repr(str(tmp_path / "f.db")))
+    plain = run_plain(write(tmp_path, src, "plain.py"))
+    (tmp_path / "f.db").unlink()
+    raced = run_racedet(tmp_path, src.replace("plain.py", "prog.py"))
+    assert raced.stdout == plain.stdout
+    assert raced.stderr.replace("prog.py", "plain.py") == plain.stderr
+    assert "ProgrammingError" in plain.stderr and raced.returncode == plain.returncode == 1

@@ -59,6 +59,9 @@ _DML = re.compile(r"\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*(?:INSERT|UPDATE|DELETE|R
                   re.IGNORECASE | re.DOTALL)
 
 
+_DEFERRED_BEGIN = re.compile(r"\s*(?:(?:--[^\n]*\n|/\*.*?\*/)\s*)*BEGIN\b", re.IGNORECASE | re.DOTALL)
+
+
 def _first_writes(sql: Any) -> bool:
     """Does the statement write (or take the write lock)?"""
     return isinstance(sql, str) and _WRITE.match(sql) is not None
@@ -161,10 +164,18 @@ def _before(conn: Any, st: TxnState, writes: bool, implicit_begin: bool) -> bool
     return True
 
 
-def _after(conn: Any, st: TxnState, writes: bool, ok: bool) -> None:
-    """The outermost hooked call has returned (``ok``) or raised: follow the lock."""
+def _after(conn: Any, st: TxnState, writes: bool, ok: bool, reads: bool = True) -> None:
+    """The outermost hooked call has returned (``ok``) or raised: follow the lock.
+
+    ``reads`` is False for a deferred ``BEGIN``: the transaction sees the
+    file as its first statement finds it, not as it was at ``BEGIN``.
+    """
     _busy.conns.discard(id(conn))
     in_txn = _in_txn(conn)
+    if not (writes or reads):
+        if not in_txn:
+            st.in_write = st.snapped = False
+        return
     if ok and not st.in_write and (writes or not st.snapped) and engine.TRACKING:
         # The lock was just taken, or a read saw the file as the last commit left it.
         engine.acquire(st.sv)
@@ -189,13 +200,14 @@ def _hooked_call(conn: Any, call: Any, self: Any, sql: Any, args: tuple, kwargs:
         implicit_begin = writes and _DML.match(sql) is not None and _autocommit_legacy(conn)
     if not _before(conn, st, writes, implicit_begin):
         return call(self, sql, *args, **kwargs)
+    reads = script or writes or not (isinstance(sql, str) and _DEFERRED_BEGIN.match(sql))
     ok = False
     try:
         res = call(self, sql, *args, **kwargs)
         ok = True
         return res
     finally:
-        _after(conn, st, writes, ok)
+        _after(conn, st, writes, ok, reads)
 
 
 def _hooked_end(conn: Any, call: Any, *args: Any) -> Any:
@@ -337,12 +349,13 @@ def _connect(database: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _patch(mod: Any) -> None:
-    if "connect" in _orig:
+    if mod.connect is _connect:
         return
-    _orig["connect"] = mod.connect
-    _orig["Connection"] = mod.Connection
-    _orig["Cursor"] = mod.Cursor
-    _like(_connect, mod.connect)
+    if "connect" not in _orig:
+        _orig["connect"] = mod.connect
+        _orig["Connection"] = mod.Connection
+        _orig["Cursor"] = mod.Cursor
+        _like(_connect, mod.connect)
     mod.connect = _connect
     pkg = sys.modules.get("sqlite3")
     if pkg is not None and getattr(pkg, "connect", None) is _orig["connect"]:
@@ -385,14 +398,13 @@ def install() -> None:
 
 
 def uninstall() -> None:
+    """Put the original connect back (the originals stay known: a connect kept by the program still works)."""
     if _finder in sys.meta_path:
         sys.meta_path.remove(_finder)
-    orig = _orig.pop("connect", None)
+    orig = _orig.get("connect")
     if orig is not None:
         for name in (_TARGET, "sqlite3"):
             mod = sys.modules.get(name)
             if mod is not None and getattr(mod, "connect", None) is _connect:
                 mod.connect = orig
-    _orig.pop("Connection", None)
-    _orig.pop("Cursor", None)
     _files.clear()

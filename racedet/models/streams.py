@@ -254,6 +254,15 @@ def _take_waiting(key: TKey, side: int) -> Optional[_Conn]:
     return found
 
 
+def _seen_waiting(key: TKey, side: int) -> Optional[_Conn]:
+    """A connection at ``key`` still waiting for its other end, whose ``side`` has been seen (lock held)."""
+    for r in _waiting.get(key, ()):
+        c = r()
+        if c is not None and c.joined[side]:
+            return c
+    return None
+
+
 def _join(sock: Any, side: int, own: Any, peer: Any, create: bool) -> Optional[_End]:
     """Match the end ``sock`` (``side`` of its connection) with the other end, or wait for it."""
     family = sock.family
@@ -288,21 +297,23 @@ def _addresses(sock: Any) -> Optional[Tuple[Any, Any]]:
 
 def _classify(sock: Any) -> Optional[_End]:
     """First I/O of a socket racedet has not seen connect or be accepted (a dup, a non-blocking connect)."""
+    family = sock.family
+    if (family not in _INET and family != _AF_UNIX) or sock.type != _socket.SOCK_STREAM:
+        _ends[sock] = None      # datagrams between addresses, other families: not modelled
+        return None
     addrs = _addresses(sock)
     if addrs is None:
-        try:
-            sock.getpeername()
-        except OSError:
-            return None     # not connected (yet): ask again next time
-        _ends[sock] = None
-        return None
+        return None     # not connected (yet): ask again next time
     own, peer = addrs
-    family = sock.family
-    for side, key in ((_CLIENT, (family, own, peer)), (_SERVER, (family, peer, own))):
-        conn = _joined.get(key) if family in _INET else None
-        if conn is not None:
-            end = _ends[sock] = _End(conn, side)
-            return end
+    if family in _INET:
+        # A TCP address pair names one live connection: a socket with the
+        # address pair of an end already seen is that end (a dup, a fromfd).
+        for side, key in ((_CLIENT, (family, own, peer)), (_SERVER, (family, peer, own))):
+            with _reg_lock:
+                conn = _joined.get(key) or _seen_waiting(key, side)
+            if conn is not None:
+                end = _ends[sock] = _End(conn, side)
+                return end
     end = _join(sock, _CLIENT, own, peer, _listening_here(family, own, peer))
     if end is None:
         _ends[sock] = None
