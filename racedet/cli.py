@@ -129,6 +129,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
 
     ending = runner.execute(prepared)
+    try:
+        status = _finish_session(session, settings, ending)
+    except KeyboardInterrupt:
+        # Ctrl-C while racedet reports: stop, and end as an interrupted program does.
+        runner.Ending(KeyboardInterrupt()).finish()
+    if status is None:
+        ending.finish()  # the program's own ending: python maps it as it would have
+    return status
+
+
+def _finish_session(session: Any, settings: Any, ending: Any) -> Optional[int]:
+    """Wait for threads, report leaks and write the outputs; the status racedet imposes, if any."""
+    from racedet import runner
+
     runner.wait_for_threads()
     if settings.leaks:
         session.add_leaks(session.census())
@@ -139,13 +153,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         session.write_outputs()
     except (OSError, ConfigError) as exc:
         sys.stderr.write(f"racedet: {exc}\n")
-        if ending.failed:
-            ending.finish()
-        return 2
+        return None if ending.failed else 2
     session.write(session.summary())
     if ending.failed:
-        ending.finish()  # the program's own status wins, and python maps it as it would have
+        return None  # the program's own status wins
     status = session.exit_status(0)
-    if status == 0:
-        ending.finish()
-    return status
+    return status or None

@@ -43,9 +43,7 @@ def _write(path: str, text: str) -> None:
 
 def _replace(path: str, text: str) -> None:
     directory = os.path.dirname(path) or os.curdir
-    if not os.path.isdir(directory):
-        # What open(path, "w") would say, for the path the user gave.
-        raise FileNotFoundError(2, os.strerror(2), path)
+    # A missing directory fails here as open(path, "w") would (the caller names ``path``).
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)

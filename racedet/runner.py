@@ -82,12 +82,12 @@ def _main_importer(path: str) -> object:
 
 
 def _is_pyc(path: str) -> bool:
-    """As python decides: a ``.pyc`` name, or a file starting with this Python's magic number."""
+    """As python decides: a ``.pyc`` name, or a file starting with the first half of the magic number."""
     if path.endswith(".pyc"):
         return True
     try:
         with open(path, "rb") as f:
-            return f.read(len(importlib.util.MAGIC_NUMBER)) == importlib.util.MAGIC_NUMBER
+            return f.read(2) == importlib.util.MAGIC_NUMBER[:2]
     except OSError:
         return False
 
@@ -145,14 +145,11 @@ def _prepare_main_importer(path: str, abspath: str, main_importer: object, args:
     mod.__cached__ = spec.cached  # type: ignore[attr-defined]
     mod.__doc__ = None
     source = None
-    try:
-        text = spec.loader.get_source("__main__")
-    except Exception:
-        text = None
-    if isinstance(text, str):
-        source = text.encode("utf-8")
-    elif isinstance(spec.loader, importlib.machinery.SourceFileLoader):
-        source = spec.loader.get_data(spec.origin)
+    if spec.origin.endswith(".py") and hasattr(spec.loader, "get_data"):
+        try:  # the bytes, not get_source()'s text: a coding cookie must still be read
+            source = spec.loader.get_data(spec.origin)
+        except OSError:
+            source = None
     if source is not None:
         return Program(mod, spec.origin, source=source, via_runpy=True)
     return Program(mod, spec.origin, code=spec.loader.get_code("__main__"), via_runpy=True)

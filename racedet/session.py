@@ -101,7 +101,7 @@ class Session:
         self.findings.deadlock = dl
         self._flush_stdout()
         self.write(self.fmt.deadlock(dl))
-        self.write_outputs()
+        self._write_outputs_or_say_why()
         self.write(self.summary())
         self._exit_now(2)
 
@@ -119,9 +119,18 @@ class Session:
                 self._emit("leak", lk, self.fmt.leak(lk))
 
     def halt(self, status: int) -> None:
-        self.write_outputs()
+        self._write_outputs_or_say_why()
         self.write(self.summary())
         self._exit_now(status)
+
+    def _write_outputs_or_say_why(self) -> None:
+        """:meth:`write_outputs` on the way to an immediate exit: a bad path is one line, not a traceback."""
+        from racedet.exceptions import ConfigError
+
+        try:
+            self.write_outputs()
+        except ConfigError as exc:
+            self.write(f"racedet: {exc}\n")
 
     # -- output ----------------------------------------------------------
 

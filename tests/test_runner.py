@@ -243,3 +243,12 @@ def test_console_script_runs_as_python_m_racedet(tmp_path):
     res = subprocess.run([*console, "prog.py"], cwd=str(tmp_path), env=env(),
                          capture_output=True, text=True, timeout=60)
     assert res.returncode == -signal.SIGINT
+
+
+def test_bad_output_path_at_a_deadlock_is_one_line(tmp_path):
+    """A deadlock ends the run at once (exit 2); an unwritable --json is said in one line, not a traceback."""
+    write(tmp_path, "import threading\nl = threading.Lock()\nl.acquire()\nl.acquire()\n")
+    res = racedet(tmp_path, "--json", "missing/r.json", "prog.py")
+    assert res.returncode == 2
+    assert "racedet: cannot write JSON report missing/r.json: No such file or directory\n" in res.stderr
+    assert "Traceback" not in res.stderr

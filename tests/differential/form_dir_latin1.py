@@ -1,0 +1,3 @@
+# -*- coding: latin-1 -*-
+# differential: form=dir
+print("café")
