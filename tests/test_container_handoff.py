@@ -104,18 +104,17 @@ def a():
 two(a, reactor.run_until_current)
 """,
     "store between the read's hook and the read itself": ITEM + """
-import collections
-dq = collections.deque()
+lst = []
 wait = _thread.allocate_lock()
 wait.acquire()
 def index():
     wait.acquire()       # the producer stores now, after the pop's hook ran
     return -1
 def a():
-    dq.append(Item(3))
+    lst.append(Item(3))
     wait.release()
 def b():
-    print(dq.pop(index()).n)
+    print(lst.pop(index()).n)
 t = threading.Thread(target=b)
 t.start()
 s = threading.Thread(target=a)
@@ -177,6 +176,8 @@ def test_no_race(tmp_path, name, core):
     res = run_racedet(tmp_path, program(NO_RACES[name]), extra_env={"RACEDET_CORE": core})
     assert res.races == [], res.stderr
     assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr, res.stderr
+    assert res.stdout, "the consumer printed nothing"
 
 
 @pytest.mark.parametrize("core", CORES)

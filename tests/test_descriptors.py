@@ -197,6 +197,7 @@ def test_no_race(tmp_path, name, core):
     res = run_racedet(tmp_path, program(NO_RACES[name]), extra_env={"RACEDET_CORE": core})
     assert res.races == [], res.stderr
     assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr, res.stderr
 
 
 @pytest.mark.parametrize("core", CORES)
