@@ -23,6 +23,8 @@ import pytest
 from helpers import CORES, marked_pair, run_racedet
 from racedet import env
 
+pytest_plugins = ["pytester"]
+
 PRELUDE = """
 import _thread, threading, queue, logging, functools, concurrent.futures as cf
 
@@ -429,6 +431,27 @@ RACES = {
         ta = threading.Thread(target=a); tb = threading.Thread(target=b)
         ta.start(); tb.start(); ta.join(); tb.join()
     """,
+    # Filters run before the handler's lock is taken (Handler.handle, Logger.handle).
+    "logging: a counting filter is not under any lock": """
+        import io
+        class Counting(logging.Filter):
+            n = 0
+            def filter(self, record):
+                self.n += 1  # R
+                return True
+        h = logging.StreamHandler(io.StringIO())
+        h.addFilter(Counting())
+        log = logging.getLogger("filtered"); log.addHandler(h); log.propagate = False
+        g = gate()
+        def a():
+            log.warning("a")
+            g.release()
+        def b():
+            g.acquire()
+            log.warning("b")
+        ta = threading.Thread(target=a); tb = threading.Thread(target=b)
+        ta.start(); tb.start(); ta.join(); tb.join()
+    """,
     "logging: a handler's field read without its lock": """
         class Counting(logging.Handler):
             def __init__(self):
@@ -514,6 +537,22 @@ RACES = {
         def b():
             g.acquire()
             c.v
+            print(data.x)  # R
+        ta = threading.Thread(target=a); tb = threading.Thread(target=b)
+        ta.start(); tb.start(); ta.join(); tb.join()
+    """,
+    # The pure-Python local's own lock (it guards the per-thread dicts) orders nothing.
+    "_threading_local.local: its internal lock orders nothing": """
+        import _threading_local
+        loc = _threading_local.local()
+        g = gate()
+        def a():
+            data.x = 1  # R
+            loc.v = 1
+            g.release()
+        def b():
+            g.acquire()
+            loc.v = 2
             print(data.x)  # R
         ta = threading.Thread(target=a); tb = threading.Thread(target=b)
         ta.start(); tb.start(); ta.join(); tb.join()
@@ -606,3 +645,75 @@ def test_race(tmp_path, name, core):
     res = run_racedet(tmp_path, src, extra_env={"RACEDET_CORE": core})
     assert res.race_lines() == [marked_pair(src)], res.stderr
     assert res.returncode == 66, res.stderr
+
+
+FIDELITY = """
+import queue, logging, threading, _thread, re
+q = queue.Queue()
+h = logging.Handler()
+for x in (q.mutex, q.not_empty, q.all_tasks_done, h.lock):
+    print(re.sub("0x[0-9a-f]+", "ADDR", repr(x)), isinstance(x, type(_thread.allocate_lock())),
+          isinstance(x, type(_thread.RLock())), x.__class__.__name__)
+with q.not_empty:
+    print(q.not_empty._is_owned(), q.mutex.locked())
+print(hasattr(queue.Queue, "mutex"), hasattr(logging.Handler, "lock"))
+try:
+    queue.Queue.__new__(queue.Queue).mutex
+except AttributeError as e:
+    print("AttributeError", e)
+"""
+
+
+def test_library_locks_look_as_under_plain_python(tmp_path):
+    """The views user code gets print, compare and fail as the raw objects do."""
+    from helpers import run_plain, write
+
+    script = write(tmp_path, FIDELITY)
+    plain = run_plain(script)
+    res = run_racedet(tmp_path, script=script)
+    assert plain.returncode == 0, plain.stderr
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == plain.stdout
+
+
+CAPTURED_LOGGING = '''
+import _thread, logging, threading
+
+class Data:
+    pass
+
+def test_logging_threads():
+    data = Data()
+    g = _thread.allocate_lock()
+    g.acquire()
+    def a():
+        data.x = 1  # R
+        logging.getLogger("t").warning("a")
+        g.release()
+    def b():
+        g.acquire()
+        logging.getLogger("t").warning("b")
+        print(data.x)  # R
+    ta = threading.Thread(target=a); tb = threading.Thread(target=b)
+    ta.start(); tb.start(); ta.join(); tb.join()
+'''
+
+
+def test_pytest_log_capture_orders_nothing(pytester, monkeypatch):
+    """pytest's capture handler (its emit is pytest's code, not the user's) is no edge under --race."""
+    import os
+
+    from helpers import ROOT
+
+    for var in ("PYTEST_RACE", "RACEDET_OPTIONS", "PYTEST_ADDOPTS", "PYTEST_PLUGINS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    path = pytester.makepyfile(test_captured=CAPTURED_LOGGING)
+    res = pytester.runpytest_subprocess("-p", "pytest_racedet.plugin", "-p", "no:cacheprovider", "--race",
+                                        timeout=120)
+    lines = [i for i, ln in enumerate(path.read_text().splitlines(), 1) if ln.rstrip().endswith("# R")]
+    res.stdout.fnmatch_lines([f"*DATA RACE*"])
+    out = res.stdout.str()
+    assert f"test_captured.py\", line {lines[0]}" in out and f"test_captured.py\", line {lines[1]}" in out, out
+    assert res.ret == 1

@@ -47,7 +47,7 @@ TIMEOUT_MAX = threading.TIMEOUT_MAX
 EXEMPT_PREFIXES = (
     "threading", "queue", "concurrent.futures", "logging", "racedet", "importlib",
     "_pytest", "pytest", "pluggy", "xdist", "execnet", "coverage", "pytest_timeout",
-    "pytest_cov", "pytest_racedet", "multiprocessing.util",
+    "pytest_cov", "pytest_racedet", "multiprocessing.util", "_threading_local",
 )
 _exempt_cache: dict = {}
 

@@ -10,7 +10,8 @@ the raw lock for a handler whose locked work is all the standard library's
 (a StreamHandler on a file: two threads logging are not ordered by it, as
 they would not be by their log lines), and the view whose sections are
 edges when the handler, its formatter or its stream is user code; user
-code that takes ``handler.lock`` itself always gets the view.
+code that takes ``handler.lock`` itself always gets the view.  Filters run
+before ``handle`` takes the lock: they are ordered by nothing here.
 """
 
 from __future__ import annotations

@@ -67,6 +67,10 @@ class LockView:
     def __repr__(self) -> str:
         return repr(self._raw)
 
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:   # isinstance(q.mutex, type(threading.Lock())) as under plain python
+        return type(self._raw)
+
 
 class RLockView(LockView):
     """A raw ``RLock`` of the standard library: every acquire and release is an edge.
@@ -170,6 +174,10 @@ class ConditionView:
 
     def __repr__(self) -> str:
         return repr(self._raw)
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:
+        return type(self._raw)
 
 
 _RLOCK_TYPES: Tuple[type, ...] = ()
@@ -279,11 +287,18 @@ _passed: Dict[type, bool] = {}
 
 
 def user_module(name: Any) -> bool:
-    """Is the module named ``name`` user code: neither the standard library nor racedet?"""
+    """Is the module named ``name`` user code: not the standard library, racedet or the
+    tools racedet runs under (pytest's log capture handler is theirs, see ``locks.EXEMPT_PREFIXES``)?"""
     if not isinstance(name, str):
         return False
-    top = name.partition(".")[0]
-    return top not in _STDLIB_TOPS and top != "racedet"
+    r = _user_modules.get(name)
+    if r is None:
+        r = _user_modules[name] = name.partition(".")[0] not in _STDLIB_TOPS and not any(
+            name == p or name.startswith(p + ".") for p in locks.EXEMPT_PREFIXES)
+    return r
+
+
+_user_modules: Dict[str, bool] = {}
 
 
 def user_function(fn: Any) -> bool:
