@@ -168,11 +168,12 @@ _CLIENT, _SERVER = 0, 1
 class _Conn:
     """A connection both of whose ends may be in this process: one stream each way."""
 
-    __slots__ = ("streams", "joined", "__weakref__")
+    __slots__ = ("streams", "joined", "key", "__weakref__")
 
-    def __init__(self) -> None:
+    def __init__(self, key: Any = None) -> None:
         self.streams = (Stream(), Stream())   # client -> server, server -> client
         self.joined = [False, False]          # has the client / server end been seen?
+        self.key = key                        # where it waits in _waiting, if it does
 
 
 class _End:
@@ -192,7 +193,12 @@ _ends: "weakref.WeakKeyDictionary[Any, Optional[_End]]" = weakref.WeakKeyDiction
 _reg_lock = _thread.allocate_lock()
 TKey = Tuple[int, Any, Any]     # (family, client address, server address)
 #: Connections one end of which has been seen, waiting for the other, oldest first.
-_waiting: Dict[TKey, List["weakref.ref[_Conn]"]] = {}
+#: Held strongly: the end seen may be gone (closed, freed) with its bytes
+#: still unread when the other end joins.
+_waiting: Dict[TKey, List[_Conn]] = {}
+#: At most this many addresses wait (the oldest go first): an accepted end
+#: whose client is elsewhere and that never reads would wait forever.
+WAITING_MAX = 4096
 #: TCP connections both ends of which have been seen (a dup of an end finds it here).
 _joined: "weakref.WeakValueDictionary[TKey, _Conn]" = weakref.WeakValueDictionary()
 #: Sockets listening in this process: (family, port or path) -> (socket ref, bound host).
@@ -239,14 +245,12 @@ def _take_waiting(key: TKey, side: int) -> Optional[_Conn]:
         return None
     found = None
     keep = []
-    for r in lst:
-        c = r()
-        if c is None:
-            continue
+    for c in lst:
         if found is None and c.joined[1 - side] and not c.joined[side]:
             found = c
+            c.key = None
         else:
-            keep.append(r)
+            keep.append(c)
     if keep:
         _waiting[key] = keep
     else:
@@ -256,11 +260,20 @@ def _take_waiting(key: TKey, side: int) -> Optional[_Conn]:
 
 def _seen_waiting(key: TKey, side: int) -> Optional[_Conn]:
     """A connection at ``key`` still waiting for its other end, whose ``side`` has been seen (lock held)."""
-    for r in _waiting.get(key, ()):
-        c = r()
-        if c is not None and c.joined[side]:
+    for c in _waiting.get(key, ()):
+        if c.joined[side]:
             return c
     return None
+
+
+def _forget_waiting(conn: _Conn) -> None:
+    with _reg_lock:
+        key, conn.key = conn.key, None
+        lst = _waiting.get(key) if key is not None else None
+        if lst and conn in lst:
+            lst.remove(conn)
+            if not lst:
+                del _waiting[key]
 
 
 def _join(sock: Any, side: int, own: Any, peer: Any, create: bool) -> Optional[_End]:
@@ -272,9 +285,12 @@ def _join(sock: Any, side: int, own: Any, peer: Any, create: bool) -> Optional[_
         if conn is None:
             if not create:
                 return None
-            conn = _Conn()
+            conn = _Conn(key)
             conn.joined[side] = True
-            _waiting.setdefault(key, []).append(weakref.ref(conn))
+            _waiting.setdefault(key, []).append(conn)
+            while len(_waiting) > WAITING_MAX:
+                for c in _waiting.pop(next(iter(_waiting))):
+                    c.key = None
         else:
             conn.joined[side] = True
             if family in _INET:
@@ -334,6 +350,7 @@ def _received(sock: Any, end: _End, n: int, peek: bool) -> None:
         # Bytes came from an end racedet never saw: another process, or a
         # writer it cannot see.  Nothing to order with: stop modelling.
         _ends[sock] = None
+        _forget_waiting(end.conn)
         return
     if n:
         end.inp.after_read(1 if end.unit else n, peek)
