@@ -341,13 +341,6 @@ class SimpleQueue(_orig["SimpleQueue"]):  # type: ignore[misc, valid-type]
     put_nowait = put  # type: ignore[assignment]
 
     def get(self, block: bool = True, timeout: Optional[float] = None) -> Any:
-        try:
-            return self._get_item(block, timeout)
-        except BaseException as e:
-            frames.hide_own(e)
-            raise
-
-    def _get_item(self, block: bool, timeout: Optional[float]) -> Any:
         sup = super().get
         if not block:
             item = sup(False)
