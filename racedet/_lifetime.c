@@ -375,8 +375,7 @@ PyInit__lifetime(void)
             owners[i].wrapped = 0;
         }
         n_owners = 5;
-        if (Py_AtExit(at_exit) < 0)
-            inert = 0;      /* no room for the hook: the process is ending anyway */
+        (void)Py_AtExit(at_exit);   /* fails only when its table is full: nothing to do then */
     }
     PyObject *m = PyModule_Create(&moduledef);
     if (m == NULL)

@@ -126,3 +126,42 @@ def test_a_dead_chain_is_freed_by_one_sweep(tmp_path, core):
     res = run_racedet(tmp_path, CHAIN, extra_env={"RACEDET_CORE": core})
     assert res.returncode == 0, res.stderr
     assert "freed True" in res.stdout, res.stdout + res.stderr
+
+
+HELD = """
+import collections, threading
+from racedet import engine
+
+class Slotted:
+    __slots__ = ("v",)
+
+class Plain:
+    pass
+
+Pair = collections.namedtuple("Pair", "a b")
+gate = threading.Event()
+t = threading.Thread(target=gate.wait); t.start()   # a second thread: accesses are recorded
+def make(v):
+    def get():
+        return v
+    return get
+objs = [[1], {"k": 1}, Pair(1, 2), Slotted(), Plain(), make(1).__closure__[0]]
+objs[0][0]; objs[1]["k"]; objs[2].a; objs[3].v = 1; objs[4].v = 1; make(2)()
+def state(o):
+    sh = engine.shadow.get(id(o))
+    return "none" if sh is None else "held" if engine.REF in sh else "watched"
+print([state(o) for o in objs[:5]], engine.stats()["watched"] >= 6)
+before = engine.stats()["watched"]
+del objs
+print("dropped", before - engine.stats()["watched"] >= 5)
+gate.set(); t.join()
+"""
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_objects_are_watched_not_held(tmp_path, core):
+    """Lists, dicts, tuples, cells and instances: no reference kept, shadow gone when they die."""
+    res = run_racedet(tmp_path, HELD, extra_env={"RACEDET_CORE": core})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == ["['watched', 'watched', 'watched', 'watched', 'watched'] True",
+                                       "dropped True"], res.stdout + res.stderr
