@@ -157,6 +157,7 @@ def _prepare_main_importer(path: str, abspath: str, main_importer: object, args:
 
 def prepare_module(name: str, args: List[str]) -> Program:
     """Find a ``-m`` module (a package runs its ``__main__``) as runpy does."""
+    sys.argv[:] = ["-m"] + list(args)  # what python shows while it imports the parent packages
     try:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError) as exc:
