@@ -157,6 +157,7 @@ def _prepare_main_importer(path: str, abspath: str, main_importer: object, args:
 
 def prepare_module(name: str, args: List[str]) -> Program:
     """Find a ``-m`` module (a package runs its ``__main__``) as runpy does."""
+    sys.argv[:] = ["-m"] + list(args)  # what python shows while it imports the parent packages
     try:
         spec = importlib.util.find_spec(name)
     except (ImportError, ValueError) as exc:
@@ -453,6 +454,9 @@ def _target(stack: List[types.FrameType], level: int, prefixes: Sequence[str]) -
 
 
 def warn(message, category=None, stacklevel=1, source=None, **kwargs):  # type: ignore[no-untyped-def]
+    # ``warnings.warn`` while the program runs: ``stacklevel`` is counted on the
+    # stack python would have (the program's frames, then runpy's for -m), and
+    # the builtin warn is called with the level that reaches that frame here.
     level = operator.index(stacklevel)
     prefixes = kwargs.get("skip_file_prefixes") or ()
     if prefixes:
@@ -470,7 +474,7 @@ def warn(message, category=None, stacklevel=1, source=None, **kwargs):  # type: 
 
 
 def _steps_to(target: types.FrameType, prefixes: Sequence[str]) -> int:
-    """The stacklevel that takes python's walk from the caller of :func:`warn`'s frame to ``target``."""
+    """The stacklevel that takes python's walk from :func:`warn`'s frame to ``target`` on the real stack."""
     level = 1
     f: Optional[types.FrameType] = sys._getframe(1)  # warn's frame: python starts there
     while f is not None and f is not target:
@@ -482,7 +486,7 @@ def _steps_to(target: types.FrameType, prefixes: Sequence[str]) -> int:
 
 
 warn.__doc__ = _orig_warn.__doc__
-warn.__module__ = _orig_warn.__module__ if hasattr(_orig_warn, "__module__") else "warnings"
+warn.__module__ = getattr(_orig_warn, "__module__", None) or "warnings"
 
 
 def _install_warn() -> None:

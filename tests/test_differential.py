@@ -26,7 +26,6 @@ with the issue bullet it belongs to, so it is tracked instead of left out.
 
 from __future__ import annotations
 
-import os
 import py_compile
 import re
 import shlex

@@ -252,3 +252,15 @@ def test_bad_output_path_at_a_deadlock_is_one_line(tmp_path):
     assert res.returncode == 2
     assert "racedet: cannot write JSON report missing/r.json: No such file or directory\n" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_module_mode_parent_packages_see_python_m_argv(tmp_path):
+    write(tmp_path, "import sys\nprint('init', sys.argv, __name__)\n", name="pkg/__init__.py")
+    write(tmp_path, "import sys\nprint('main', sys.argv[1:], __name__, __package__)\n", name="pkg/__main__.py")
+    write(tmp_path, "import sys\nprint('mod', sys.argv[1:], __name__, __package__, __spec__.name)\n",
+          name="pkg/mod.py")
+    for target in ("pkg", "pkg.mod"):
+        plain = subprocess.run([sys.executable, "-m", target, "x", "-y"], cwd=str(tmp_path), env=env(),
+                               capture_output=True, text=True, timeout=60)
+        res = racedet(tmp_path, "-m", target, "x", "-y")
+        assert (res.returncode, res.stdout, res.stderr) == (plain.returncode, plain.stdout, plain.stderr)
