@@ -2763,7 +2763,7 @@ method_access(PyObject *obj, PyObject *meth, PyObject *site)
     return whole_access(obj, site, how, hand);
 }
 
-/* access_py.store_method: note (site, id(obj), meth) for stored() */
+/* access_py.store_method: note (site, obj, meth) for stored() */
 static int
 store_note(PyObject *obj, PyObject *meth, PyObject *site)
 {
@@ -2782,8 +2782,8 @@ store_note(PyObject *obj, PyObject *meth, PyObject *site)
     /* if len(stores) >= 16: del stores[:8] */
     if (PyList_GET_SIZE(stores) >= 16 && PyList_SetSlice(stores, 0, 8, NULL) < 0)
         goto done;
-    if ((oid = id_key(obj)) == NULL || (ent = PyTuple_Pack(3, site, oid, meth)) == NULL
-            || PyList_Append(stores, ent) < 0)
+    /* The object itself, not its id: a watched object's shadow holds no reference to it. */
+    if ((ent = PyTuple_Pack(3, site, obj, meth)) == NULL || PyList_Append(stores, ent) < 0)
         goto done;
     rc = 0;
 done:
@@ -2840,25 +2840,18 @@ stored_access(PyObject *value, PyObject *site)
     ent = Py_NewRef(PyList_GET_ITEM(stores, i));
     if (PyList_SetSlice(stores, i, i + 1, NULL) < 0)
         goto done;
-    /* sh = _shadow_get(oid); obj = sh.get(_REF), dereferenced when it is a _Ref */
-    PyObject *sh = PyDict_GetItemWithError(shadow, PyTuple_GET_ITEM(ent, 1));
+    /* the noted object; its shadow as it is now (it was made by store_note) */
+    obj = Py_NewRef(PyTuple_GET_ITEM(ent, 1));
+    PyObject *oid = id_key(obj);
+    if (oid == NULL)
+        goto done;
+    PyObject *sh = PyDict_GetItemWithError(shadow, oid);
+    Py_DECREF(oid);
     if (sh == NULL) {
         rc = PyErr_Occurred() ? -1 : 0;
         goto done;
     }
     if (!PyDict_Check(sh)) {
-        rc = 0;
-        goto done;
-    }
-    if ((obj = dict_get(sh, REF)) == NULL) {
-        rc = PyErr_Occurred() ? -1 : 0;
-        goto done;
-    }
-    if (PyObject_TypeCheck(obj, (PyTypeObject *)Ref_type))
-        Py_SETREF(obj, PyObject_CallNoArgs(obj));
-    if (obj == NULL)
-        goto done;
-    if (obj == Py_None) {
         rc = 0;
         goto done;
     }

@@ -286,8 +286,6 @@ _HANDOFF = engine.HANDOFF
 _SyncVar = engine.SyncVar
 _release_merge = engine.release_merge
 _acquire = engine.acquire
-_REF = engine.REF
-_Ref = engine._Ref
 #: Elements that carry nothing to order: storing one publishes no clock.
 _ATOMS = frozenset((int, str, bytes, float, bool, type(None)))
 _LOADS_KEPT = 4
@@ -528,7 +526,7 @@ def store_method(obj: Any, meth: str, site: tuple) -> Any:
             stores = ts.stores
             if len(stores) >= 16:   # left by exceptions in arguments: the oldest go
                 del stores[:8]
-            stores.append((site, id(obj), meth))
+            stores.append((site, obj, meth))   # the object: a watched shadow holds no reference
         except Exception:  # pragma: no cover
             _internal_error()
     return obj
@@ -549,17 +547,13 @@ def stored(value: Any, site: tuple) -> Any:
                 while i >= 0 and stores[i][0] != site:
                     i -= 1
             if i >= 0:
-                _, oid, meth = stores.pop(i)
-                sh = _shadow_get(oid)
+                _, obj, meth = stores.pop(i)
+                sh = _shadow_get(id(obj))
                 if sh is not None:
-                    obj = sh.get(_REF)
-                    if isinstance(obj, _Ref):
-                        obj = obj()
-                    if obj is not None:
-                        hand = METHOD_HANDOFF[meth]
-                        if meth in _STORE_ONE_ELEMENT and type(value) in _ATOMS:
-                            hand &= ~H_RELEASE
-                        _whole_sh(ts, obj, sh, site, ATOMIC_MUT, hand)
+                    hand = METHOD_HANDOFF[meth]
+                    if meth in _STORE_ONE_ELEMENT and type(value) in _ATOMS:
+                        hand &= ~H_RELEASE
+                    _whole_sh(ts, obj, sh, site, ATOMIC_MUT, hand)
         except Exception:  # pragma: no cover
             _internal_error()
     return value
