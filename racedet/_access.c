@@ -1639,7 +1639,15 @@ item_key(PyObject *obj, PyObject *key)
         if (neg < 0)
             return NULL;
         if (neg) {
-            Py_ssize_t n = PyObject_Size(obj);
+            /* The length of the built-in sequence it is: a subclass's __len__ is
+             * never called, and a mapping's -1 is a key of its own. */
+            PyTypeObject *b = Py_TYPE(obj);
+            while ((b->tp_flags & Py_TPFLAGS_HEAPTYPE) && b->tp_base != NULL)
+                b = b->tp_base;
+            if (b != &PyList_Type && b != &PyByteArray_Type
+                    && b != (PyTypeObject *)PyTuple_GET_ITEM(container_types, 4))  /* deque */
+                return Py_NewRef(key);
+            Py_ssize_t n = b->tp_as_sequence->sq_length(obj);
             if (n < 0)
                 return NULL;
             PyObject *len = PyLong_FromSsize_t(n);
@@ -2481,6 +2489,25 @@ ITEM_HOOK(rd_item, M_READ)
 ITEM_HOOK(wr_item, M_WRITE)
 ITEM_HOOK(rmw_item, M_RMW)
 
+/* access_py._key_hook: as the item hooks, but they return the key: the rewriter
+ * writes obj[key] as obj[rd_key(<obj again>, key, site)] (each evaluated once). */
+#define KEY_HOOK(NAME, MODE)                                                   \
+    static PyObject *c_##NAME(PyObject *m, PyObject *const *a, Py_ssize_t n)    \
+    {                                                                          \
+        if (n != 3 && !nargs_ok(#NAME, n, 3))                                  \
+            return NULL;                                                       \
+        if (!active)                                                           \
+            return Py_NewRef(a[1]);                                            \
+        int c = is_container(a[0]);                                            \
+        if (c == 0)                                                            \
+            return Py_NewRef(a[1]);                                            \
+        return ret_obj(c < 0 ? -1 : item_access(a[0], a[1], a[2], MODE), a[1]); \
+    }
+
+KEY_HOOK(rd_key, M_READ)
+KEY_HOOK(wr_key, M_WRITE)
+KEY_HOOK(rmw_key, M_RMW)
+
 #define WHOLE_HOOK(NAME, HOW)                                                  \
     static PyObject *c_##NAME(PyObject *m, PyObject *const *a, Py_ssize_t n)    \
     {                                                                          \
@@ -2586,6 +2613,7 @@ static PyMethodDef methods[] = {
     FAST(rd_global), FAST(wr_global), FAST(rmw_global),
     FAST(rd_cell), FAST(wr_cell), FAST(rmw_cell),
     FAST(rd_item), FAST(wr_item), FAST(rmw_item),
+    FAST(rd_key), FAST(wr_key), FAST(rmw_key),
     FAST(rd_index), FAST(wr_index), FAST(rd_whole), FAST(mut_whole),
     FAST(call_method),
     {"took", c_took, METH_O, "racedet.models.locks._took_py: a modelled lock was just acquired (not re-entered)."},

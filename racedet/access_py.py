@@ -23,6 +23,7 @@ A compiled core with the same functions may replace this module
 
 from __future__ import annotations
 
+from collections import deque as _deque
 from typing import Any
 
 from racedet import engine
@@ -284,11 +285,24 @@ def _contents(ts, obj, sh, site, how):
     mine[tid] = (e, _hist(site, ts))
 
 
+def _seq_len(obj):
+    """The length a negative index counts from, without calling a subclass's ``__len__``
+    (None for mappings, where ``-1`` is a key of its own)."""
+    for base in type(obj).__mro__:
+        if base is list or base is bytearray or base is _deque:
+            return base.__len__(obj)
+        if base is dict:
+            return None
+    return None
+
+
 def _key(obj, key):
     t = type(key)
     if t is int:
         if key < 0:
-            key += len(obj)
+            n = _seq_len(obj)
+            if n is not None:
+                key += n
         return key
     if t is str or t is bytes or t is float or t is bool or key is None:
         return key
@@ -328,6 +342,22 @@ def _item_hook(read, write, doc):
     hook.__doc__ = doc
     return hook
 
+
+def _key_hook(read, write, doc):
+    def hook(obj: Any, key: Any, site: tuple) -> Any:
+        if ACTIVE and _is_container(type(obj)):
+            try:
+                _item(obj, key, site, read, write)
+            except Exception:  # pragma: no cover
+                _internal_error()
+        return key
+    hook.__doc__ = doc
+    return hook
+
+
+rd_key = _key_hook(True, False, "``obj[key]`` read, as ``obj[rd_key(obj, key, site)]``: returns the key.")
+wr_key = _key_hook(False, True, "``obj[key] = v`` or ``del obj[key]``: returns the key.")
+rmw_key = _key_hook(True, True, "``obj[key] += v``: a read and a write of the item; returns the key.")
 
 rd_item = _item_hook(True, False, "``obj[key]`` read: the item, and the contents as indexed.")
 wr_item = _item_hook(False, True, "``obj[key] = v`` or ``del obj[key]``.")

@@ -25,6 +25,7 @@ from racedet.instrument import importer
 
 def _new_main(file: str) -> types.ModuleType:
     mod = types.ModuleType("__main__")
+    mod.__dict__["__annotations__"] = {}  # as Python's own __main__ starts with
     mod.__dict__["__builtins__"] = builtins
     mod.__file__ = file
     return mod
