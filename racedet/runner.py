@@ -78,16 +78,15 @@ def execute(source: bytes, path: str, mod: types.ModuleType) -> int:
     """Run the program; return its exit status (exceptions printed as Python prints them)."""
     try:
         code = importer.compile_instrumented(source, path, toplevel=True)
-    except SyntaxError:
-        _print_exception(*sys.exc_info(), skip_all=True)
-        return 1
-    except (ValueError, UnicodeDecodeError) as exc:  # null bytes, bad encoding
-        sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
-        return 1
+    except (SyntaxError, ValueError, UnicodeError):
+        code = None  # Python's own file reader raises its error (importer.run_as_python)
     sys.modules["__main__"] = mod
     frames.main_code = code
     try:
-        exec(code, mod.__dict__)
+        if code is None:
+            importer.run_as_python(path, mod.__dict__)
+        else:
+            exec(code, mod.__dict__)
     except SystemExit as exc:
         return _system_exit_status(exc)
     except BaseException:

@@ -35,7 +35,7 @@ def _rewriter_key() -> str:
     memory every run pays, to tell apart a handful of rewriter versions.
     """
     data = []
-    for name in ("rewrite.py", "scopes.py", "importer.py"):
+    for name in ("rewrite.py", "scopes.py", "importer.py", "link.py"):
         try:
             with open(os.path.join(_HERE, name), "rb") as f:
                 data.append(f.read())
@@ -144,6 +144,32 @@ def linked(code: CodeType, source: Optional[bytes] = None, path: str = "") -> Co
 def compile_instrumented(source: bytes, path: str, toplevel: bool) -> CodeType:
     """Instrumented, linked code of one module (raises SyntaxError etc. like compile())."""
     return linked(instrumented_code(source, path, toplevel), source, path)
+
+
+def run_as_python(path: str, namespace: dict) -> None:
+    """Run the main script ``path`` as Python's own ``python path`` reads it, uninstrumented.
+
+    For a script ``compile()`` rejects: Python reads a script through its
+    file tokenizer, whose decoding errors (no encoding declaration, a bad
+    one, a BOM with another one, NUL bytes) read differently from
+    ``compile()``'s, and which even runs some of those files.  So the file is
+    handed to the interpreter's own file runner: it raises exactly Python's
+    error, or runs the program as Python would.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    libc.fopen.restype = ctypes.c_void_p
+    libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    run = ctypes.pythonapi.PyRun_FileExFlags
+    run.restype = ctypes.py_object
+    run.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.py_object, ctypes.py_object,
+                    ctypes.c_int, ctypes.c_void_p]
+    fp = libc.fopen(os.fsencode(path), b"rb")
+    if not fp:  # pragma: no cover - it was just read
+        raise OSError(f"can't open file {path!r}")
+    file_input = 257  # Py_file_input
+    run(fp, os.fsencode(path), file_input, namespace, namespace, 1, None)
 
 
 def cache_path(path: str) -> str:

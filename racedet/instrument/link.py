@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import dis
 import opcode
+import struct
 from types import CodeType
 from typing import Dict, List, Optional
 
@@ -127,38 +128,46 @@ def _is_pad(raw: bytearray, i: int) -> bool:
 
 
 def _rewrite(raw: bytearray, names: list, consts: list, table: Dict[str, object]) -> None:
+    """Replace every load of a marker in ``raw`` (the units around it stay where they are).
+
+    Candidates are found with ``bytearray.find``: in ``co_code`` every even
+    offset holds an opcode, an EXTENDED_ARG or a zeroed cache entry, so an
+    even offset holding LOAD_GLOBAL or LOAD_NAME is such an instruction.
+    """
     n = len(raw)
     orig = tuple(names)    # ``names`` is rewritten as markers are resolved
     const_index: Dict[int, int] = {}
-    i = 0
-    start = 0          # first unit of the current instruction (its EXTENDED_ARGs)
-    ext = 0
-    while i < n:
-        op = raw[i]
-        arg = raw[i + 1] | ext
-        if op == _EXT:
-            ext = arg << 8
-            i += 2
-            continue
-        end = i + 2 + 2 * _CACHES[op]
-        if op == _LOAD_GLOBAL or op == _LOAD_NAME:
-            null = op == _LOAD_GLOBAL and PYBEHAVIOR.inline_caches and arg & 1
-            namei = arg >> 1 if op == _LOAD_GLOBAL and PYBEHAVIOR.inline_caches else arg
+    done: Dict[tuple, bytes] = {}   # the same load, linked once per code object
+    wide = PYBEHAVIOR.inline_caches
+    for op in (_LOAD_GLOBAL, _LOAD_NAME):
+        i = raw.find(op)
+        while i >= 0:
+            if i & 1:
+                i = raw.find(op, i + 1)
+                continue
+            start, arg, shift = i, raw[i + 1], 8
+            while start >= 2 and raw[start - 2] == _EXT:
+                start -= 2
+                arg |= raw[start + 1] << shift
+                shift += 8
+            namei = arg >> 1 if op == _LOAD_GLOBAL and wide else arg
             name = orig[namei]
+            end = i + 2 + 2 * _CACHES[op]
             if name.startswith(PREFIX):
+                null = op == _LOAD_GLOBAL and wide and arg & 1
                 while end < n and _is_pad(raw, end):
                     end += 2
-                units = _replacement(name, bool(null), namei, names, consts, const_index, table)
                 room = (end - start) // 2
-                if len(units) > room:
-                    raise LinkError(f"no room to link {name} at offset {start}")
-                units += [_NOP] * (room - len(units))
-                for k, u in enumerate(units):
-                    raw[start + 2 * k] = u & 0xFF
-                    raw[start + 2 * k + 1] = u >> 8
-        ext = 0
-        i = end
-        start = end
+                key = (namei, null, room)
+                patch = done.get(key)
+                if patch is None:
+                    units = _replacement(name, bool(null), namei, names, consts, const_index, table)
+                    if len(units) > room:
+                        raise LinkError(f"no room to link {name} at offset {start}")
+                    units += [_NOP] * (room - len(units))
+                    patch = done[key] = struct.pack(f"<{room}H", *units)
+                raw[start:end] = patch
+            i = raw.find(op, end)
 
 
 def _replacement(name: str, null: bool, namei: int, names: list, consts: list,
