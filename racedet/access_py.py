@@ -4,7 +4,8 @@ Instrumented code calls these with the object, the location and a *site*, a
 constant tuple ``(file, line, function, qualname)`` made once per source
 location by the rewriter.  The attribute and item hooks return the object
 itself, so the real access still happens in the user's frame (tracebacks and
-line numbers do not change); the others return ``None`` and are used as
+line numbers do not change); the key hooks (``rd_key``...) return the key, for
+``obj[rd_key(obj, key, site)]``; the others return ``None`` and are used as
 ``(hook(...) or name)``.
 
 Per location the shadow keeps a FastTrack state ``[W, WH, R, RH]``:
@@ -424,6 +425,10 @@ _errors = 0
 def _internal_error() -> None:  # pragma: no cover - reached only through a racedet bug
     """A bug in racedet must not change the program: note it once on stderr, go on."""
     global _errors
+    import sys
+
+    if isinstance(sys.exc_info()[1], RecursionError):
+        return  # the program is at its recursion limit: this access goes unrecorded
     _errors += 1
     if _errors == 1:
         import sys

@@ -307,6 +307,29 @@ print(longexpr.total(2), here(3))
 """)
 
 
+@pytest.mark.parametrize("core", CORES)
+def test_recursion_limit_reached_inside_hooks(tmp_path, core):
+    """At the recursion limit a hook may fail to record an access; it never says so, and
+    the program sees RecursionError where it recurses (the depth itself differs by the
+    launcher's frames: runpy, racedet's __main__, cli, runner)."""
+    same(tmp_path, core, """
+g = 0
+class O: pass
+o = O(); o.n = 0
+d = {}
+def f(n):
+    global g
+    g += 1
+    o.n = n
+    d[n % 3] = n
+    try:
+        return f(n + 1)
+    except RecursionError:
+        return n
+print(f(0) > 900, g > 900)
+""")
+
+
 # -- 3. the instrumented-pyc cache and bad source ---------------------------
 
 
@@ -420,3 +443,33 @@ def test_linked_code_loads_no_racedet_name(tmp_path):
     ns: dict = {"__name__": "m"}
     exec(code, ns)
     assert ns["g"][0] is ns["C"]
+
+
+def _big_program() -> str:
+    """Functions, a class body and module code with 300+ constants and names, so that
+    hooks, names and the key copy need EXTENDED_ARG where they are linked."""
+    body = [f"    o.a{i} = 'c{i}'\n    d['k{i}'] = o.a{i} + 'x{i}'" for i in range(300)]
+    cls = [f"    n{i} = G.get('k{i}', 'z{i}')\n    G['m{i}'] = n{i}" for i in range(300)]
+    top = [f"v{i} = G['m{i}'] + 'q{i}'" for i in range(300)]
+    return "\n".join(["class O: pass", "G = {}", "def f(o, d):", "    global G", *body,
+                      "    G = d", "    return len(d)", "print(f(O(), {}))", "class Big:", *cls, *top,
+                      "print(len(G), v299, Big.n5)"]) + "\n"
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_big_code_objects_are_linked(tmp_path, core):
+    from types import CodeType
+
+    from racedet.instrument import importer, link
+
+    src = _big_program()
+    same(tmp_path, core, src)
+    raw = importer.instrumented_code(src.encode(), str(tmp_path / "big.py"), True)
+    code = link.link(raw)            # LinkError if some load had no room
+
+    def hooks_in(co):
+        n = sum(1 for c in co.co_consts if callable(c) and not isinstance(c, type))
+        return n + sum(hooks_in(c) for c in co.co_consts if isinstance(c, CodeType))
+
+    assert len(code.co_consts) > 256 and len(code.co_names) > 256
+    assert hooks_in(code) >= 10

@@ -34,7 +34,6 @@ import struct
 from types import CodeType
 from typing import Dict, List, Optional
 
-from racedet import hooks
 from racedet.env import PYBEHAVIOR
 
 PREFIX = "@racedet_"
@@ -77,6 +76,8 @@ class LinkError(Exception):
 
 
 def _hook_table() -> Dict[str, object]:
+    from racedet import hooks  # the access core is chosen when code is first linked
+
     return {PREFIX + name: getattr(hooks, name) for name in hooks.NAMES}
 
 
