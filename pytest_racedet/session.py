@@ -164,6 +164,28 @@ class RaceSession:
                 _instrument(mod, source, str(module_path), lambda tree: orig(tree, source, module_path, config))
 
         self._mp.setattr(ar, "rewrite_asserts", rewrite_asserts)
+        # pytest caches the compiled code and execs it: it is linked to the hooks in between
+        # (racedet.instrument.link), and cached unlinked (a linked code object holds functions).
+        orig_read, orig_rewrite, orig_write = ar._read_pyc, ar._rewrite_test, ar._write_pyc
+        unlinked: dict = {}
+
+        def read_pyc(*args: Any, **kwargs: Any) -> Any:
+            co = orig_read(*args, **kwargs)
+            return None if co is None else importer.linked(co)
+
+        def rewrite_test(*args: Any, **kwargs: Any) -> Any:
+            stamp, co = orig_rewrite(*args, **kwargs)
+            done = importer.linked(co)
+            unlinked.clear()        # exec_module writes (or not) right after rewriting
+            unlinked[id(done)] = (done, co)
+            return stamp, done
+
+        def write_pyc(state: Any, co: Any, *args: Any, **kwargs: Any) -> Any:
+            return orig_write(state, unlinked.pop(id(co), (co, co))[1], *args, **kwargs)
+
+        self._mp.setattr(ar, "_read_pyc", read_pyc)
+        self._mp.setattr(ar, "_rewrite_test", rewrite_test)
+        self._mp.setattr(ar, "_write_pyc", write_pyc)
         # A pyc tag of our own: a later plain pytest run never loads instrumented bytecode,
         # and a change of racedet's rewriter or of the selection is never served stale code.
         h = hashlib.sha256(importer.KEY.encode())

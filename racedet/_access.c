@@ -118,6 +118,11 @@ swallow(void)
 {
     if (!PyErr_ExceptionMatches(PyExc_Exception))
         return 0;
+    if (PyErr_ExceptionMatches(PyExc_RecursionError)) {
+        /* The program is at its recursion limit: this access goes unrecorded. */
+        PyErr_Clear();
+        return 1;
+    }
     n_errors++;
     if (n_errors != 1) {
         PyErr_Clear();
@@ -2715,6 +2720,26 @@ ITEM_HOOK(wr_item, M_WRITE)
 ITEM_HOOK(del_item, M_WRITE | M_DEL)
 ITEM_HOOK(rmw_item, M_RMW)
 
+/* access_py._key_hook: as the item hooks, but they return the key: the rewriter
+ * writes obj[key] as obj[rd_key(<obj again>, key, site)] (each evaluated once). */
+#define KEY_HOOK(NAME, MODE)                                                   \
+    static PyObject *c_##NAME(PyObject *m, PyObject *const *a, Py_ssize_t n)    \
+    {                                                                          \
+        if (n != 3 && !nargs_ok(#NAME, n, 3))                                  \
+            return NULL;                                                       \
+        if (!active)                                                           \
+            return Py_NewRef(a[1]);                                            \
+        int c = is_container(a[0]);                                            \
+        if (c == 0)                                                            \
+            return Py_NewRef(a[1]);                                            \
+        return ret_obj(c < 0 ? -1 : item_access(a[0], a[1], a[2], MODE), a[1]); \
+    }
+
+KEY_HOOK(rd_key, M_READ)
+KEY_HOOK(wr_key, M_WRITE)
+KEY_HOOK(del_key, M_WRITE | M_DEL)
+KEY_HOOK(rmw_key, M_RMW)
+
 #define WHOLE_HOOK(NAME, HOW, HAND)                                            \
     static PyObject *c_##NAME(PyObject *m, PyObject *const *a, Py_ssize_t n)    \
     {                                                                          \
@@ -2969,6 +2994,7 @@ static PyMethodDef methods[] = {
     FAST(rd_global), FAST(wr_global), FAST(rmw_global),
     FAST(rd_cell), FAST(wr_cell), FAST(rmw_cell),
     FAST(rd_item), FAST(wr_item), FAST(del_item), FAST(rmw_item),
+    FAST(rd_key), FAST(wr_key), FAST(del_key), FAST(rmw_key),
     FAST(rd_index), FAST(wr_index), FAST(rd_whole), FAST(rd_len), FAST(mut_whole),
     FAST(call_method), FAST(store_method), FAST(stored),
     {"took", c_took, METH_O, "racedet.models.locks._took_py: a modelled lock was just acquired (not re-entered)."},

@@ -4,7 +4,8 @@ Instrumented code calls these with the object, the location and a *site*, a
 constant tuple ``(file, line, function, qualname)`` made once per source
 location by the rewriter.  The attribute and item hooks return the object
 itself, so the real access still happens in the user's frame (tracebacks and
-line numbers do not change); the others return ``None`` and are used as
+line numbers do not change); the key hooks (``rd_key``...) return the key, for
+``obj[rd_key(obj, key, site)]``; the others return ``None`` and are used as
 ``(hook(...) or name)``.
 
 Per location the shadow keeps a FastTrack state ``[W, WH, R, RH]``:
@@ -23,6 +24,7 @@ A compiled core with the same functions may replace this module
 
 from __future__ import annotations
 
+from collections import deque as _deque
 from typing import Any
 
 from racedet import engine
@@ -431,6 +433,23 @@ def _item_hook(read, write, delete, doc):
     return hook
 
 
+def _key_hook(read, write, delete, doc):
+    def hook(obj: Any, key: Any, site: tuple) -> Any:
+        if ACTIVE and _is_container(type(obj)):
+            try:
+                _item(obj, key, site, read, write, delete)
+            except Exception:  # pragma: no cover
+                _internal_error()
+        return key
+    hook.__doc__ = doc
+    return hook
+
+
+rd_key = _key_hook(True, False, False, "``obj[key]`` read, as ``obj[rd_key(obj, key, site)]``: returns the key.")
+wr_key = _key_hook(False, True, False, "``obj[key] = v``: returns the key; the size changes only for a new key.")
+del_key = _key_hook(False, True, True, "``del obj[key]``: returns the key; the contents' size changes.")
+rmw_key = _key_hook(True, True, False, "``obj[key] += v``: a read and a write of the item; returns the key.")
+
 rd_item = _item_hook(True, False, False, "``obj[key]`` read: the item, and the contents as indexed.")
 wr_item = _item_hook(False, True, False, "``obj[key] = v``: the item; the size changes only for a new key.")
 del_item = _item_hook(False, True, True, "``del obj[key]``: the item, and the contents' size.")
@@ -568,6 +587,10 @@ _errors = 0
 def _internal_error() -> None:  # pragma: no cover - reached only through a racedet bug
     """A bug in racedet must not change the program: note it once on stderr, go on."""
     global _errors
+    import sys
+
+    if isinstance(sys.exc_info()[1], RecursionError):
+        return  # the program is at its recursion limit: this access goes unrecorded
     _errors += 1
     if _errors == 1:
         import sys

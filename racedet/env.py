@@ -34,6 +34,13 @@ class PYBEHAVIOR:
     #: non-daemon threads at exit in C (``_thread._shutdown``).
     thread_handles = PYVERSION >= (3, 13)
 
+    #: 3.11+ bytecode: LOAD_GLOBAL carries inline cache entries and a push-NULL
+    #: bit in its argument; PUSH_NULL and COPY exist (3.10: DUP_TOP, ROT_*).
+    inline_caches = PYVERSION >= (3, 11)
+
+    #: 3.13 pushes the NULL of a call after the callable, 3.11/3.12 before it.
+    null_after_callable = PYVERSION >= (3, 13)
+
     #: Code objects have ``co_qualname`` (3.11+); earlier, only ``co_name``.
     co_qualname = PYVERSION >= (3, 11)
 

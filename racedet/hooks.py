@@ -1,11 +1,11 @@
 """The functions instrumented code calls, from the access core in use.
 
-Rewritten code calls ``@racedet_rd_attr(...)`` and so on: names no program
-can spell, found in ``builtins`` (where :func:`install` puts them), so an
-instrumented module's own namespace is unchanged.  Nothing else belongs here.
+Rewritten code names the hooks ``@racedet_rd_attr`` and so on, names no
+program can spell; :mod:`racedet.instrument.link` turns each such name into
+a constant holding the function below before the code runs, so no
+namespace of the program (builtins, its globals, its locals) holds any of
+them.  Nothing else belongs here.
 """
-
-import builtins
 
 from racedet.core import access as _core
 
@@ -22,6 +22,10 @@ rmw_cell = _core.rmw_cell
 rd_item = _core.rd_item
 wr_item = _core.wr_item
 rmw_item = _core.rmw_item
+rd_key = _core.rd_key
+wr_key = _core.wr_key
+del_key = _core.del_key
+rmw_key = _core.rmw_key
 rd_index = _core.rd_index
 wr_index = _core.wr_index
 rd_whole = _core.rd_whole
@@ -34,13 +38,10 @@ stored = _core.stored
 
 
 NAMES = ("rd_attr", "wr_attr", "rmw_attr", "rd_global", "wr_global", "rmw_global", "cellof",
-         "rd_cell", "wr_cell", "rmw_cell", "rd_item", "wr_item", "rmw_item", "rd_index",
-         "wr_index", "rd_whole", "mut_whole", "call_method", "rd_len", "del_item", "store_method",
-         "stored")
+         "rd_cell", "wr_cell", "rmw_cell", "rd_item", "wr_item", "rmw_item", "rd_key", "wr_key",
+         "del_key", "rmw_key", "rd_index", "wr_index", "rd_whole", "mut_whole", "call_method", "rd_len",
+         "del_item", "store_method", "stored")
 
 
 def install() -> None:
-    """Make the hooks visible to instrumented code (idempotent)."""
-    ns = globals()
-    for name in NAMES:
-        setattr(builtins, "@racedet_" + name, ns[name])
+    """Nothing to install: instrumented code holds the hooks as constants (kept for callers)."""

@@ -58,6 +58,7 @@ class Program:
 
 def _new_main(file: Optional[str]) -> types.ModuleType:
     mod = types.ModuleType("__main__")
+    mod.__dict__["__annotations__"] = {}  # as Python's own __main__ starts with
     mod.__dict__["__builtins__"] = builtins
     if file is not None:
         mod.__file__ = file
@@ -274,20 +275,23 @@ def execute(program: Program) -> Ending:
     global _base_frame, _python_frames
     mod = program.module
     code = program.code
+    as_python = False
     if program.source is not None:
         try:
             code = importer.compile_instrumented(program.source, program.path, toplevel=True)
-        except SyntaxError as exc:
-            error: BaseException = exc
-        except (ValueError, UnicodeDecodeError) as exc:  # null bytes, bad encoding
-            sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
-            return Ending(SystemExit(1))
-        else:
-            error = None  # type: ignore[assignment]
-        if error is not None:
-            # Printed outside the except block: the hook sees no exception being handled.
-            return _uncaught(type(error), error, error.__traceback__, skip_all=True)
-    assert code is not None
+        except (SyntaxError, ValueError, UnicodeError) as exc:
+            if os.path.isfile(program.path):
+                # Python's own file reader raises its error, word for word (importer.run_as_python).
+                as_python = True
+            elif isinstance(exc, SyntaxError):
+                # Printed outside the except block: the hook sees no exception being handled.
+                error: BaseException = exc
+            else:  # a zip's __main__.py: null bytes, bad encoding
+                sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
+                return Ending(SystemExit(1))
+            if not as_python:
+                return _uncaught(type(error), error, error.__traceback__, skip_all=True)
+    assert code is not None or as_python
     sys.modules["__main__"] = mod
     frames.main_code = code
     _base_frame = sys._getframe()
@@ -295,7 +299,10 @@ def execute(program: Program) -> Ending:
     _install_warn()
     uncaught: Optional[BaseException] = None
     try:
-        exec(code, mod.__dict__)
+        if as_python:
+            importer.run_as_python(program.path, mod.__dict__)
+        else:
+            exec(code, mod.__dict__)
     except SystemExit as exc:
         ending = _system_exit(exc)
     except BaseException as exc:

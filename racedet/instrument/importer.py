@@ -14,7 +14,6 @@ import ast
 import fnmatch
 import importlib.abc
 import importlib.machinery
-import importlib.util
 import marshal
 import os
 import sys
@@ -23,7 +22,7 @@ import zlib
 from types import CodeType, ModuleType
 from typing import List, Optional, Sequence
 
-from racedet.instrument import rewrite
+from racedet.instrument import link, rewrite
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 _PKG = os.path.dirname(_HERE) + os.sep
@@ -36,7 +35,7 @@ def _rewriter_key() -> str:
     memory every run pays, to tell apart a handful of rewriter versions.
     """
     data = []
-    for name in ("rewrite.py", "scopes.py", "importer.py"):
+    for name in ("rewrite.py", "scopes.py", "importer.py", "link.py"):
         try:
             with open(os.path.join(_HERE, name), "rb") as f:
                 data.append(f.read())
@@ -51,8 +50,11 @@ def _rewriter_key() -> str:
 
 
 KEY = _rewriter_key()
-PYC_TAIL = f".{sys.implementation.cache_tag}-racedet-{KEY}.pyc"
-_HEADER = b"RDET" + KEY.encode()
+#: The optimisation level (``-O``, ``-OO``) decides which asserts and docstrings
+#: the code has: it is part of the cache's name, as ``.opt-1.pyc`` is Python's.
+_OPT = f".opt-{sys.flags.optimize}" if sys.flags.optimize else ""
+PYC_TAIL = f".{sys.implementation.cache_tag}-racedet-{KEY}{_OPT}.pyc"
+_HEADER = b"RDET" + KEY.encode() + str(sys.flags.optimize).encode()
 
 
 def _library_dirs() -> List[str]:
@@ -101,15 +103,73 @@ class Selector:
         return not any(real.startswith(d) for d in self.libdirs)
 
 
-def compile_instrumented(source: bytes, path: str, toplevel: bool) -> CodeType:
-    """Parse, rewrite and compile one module (raises SyntaxError like compile())."""
-    text = importlib.util.decode_source(source)
-    tree = ast.parse(text, filename=path)
+def instrumented_code(source: bytes, path: str, toplevel: bool) -> CodeType:
+    """Parse, rewrite and compile one module, not yet linked (marshal-able, for the cache).
+
+    Raises exactly what ``compile(source, path, "exec")`` raises for bad source
+    (SyntaxError, a decoding error): the source is parsed from its bytes, as
+    Python's own loader compiles it, so the encoding declaration, a BOM and
+    every message are Python's.  Should the rewrite itself fail, the code is
+    compiled as it is, uninstrumented.
+    """
+    flags = ast.PyCF_ONLY_AST
+    tree = compile(source, path, "exec", flags, dont_inherit=True)
     try:
-        tree = rewrite.instrument(tree, text, path, toplevel=toplevel)
-    except RecursionError:  # pragma: no cover - absurdly deep expressions
-        tree = ast.parse(text, filename=path)
-    return compile(tree, path, "exec", dont_inherit=True)
+        try:
+            tree = rewrite.instrument(tree, source, path, toplevel=toplevel)
+        except RecursionError:
+            # Deeply nested code: once more, from a fresh tree, with room to recurse.
+            tree = compile(source, path, "exec", flags, dont_inherit=True)
+            limit = sys.getrecursionlimit()
+            sys.setrecursionlimit(rewrite.deep_limit())
+            try:
+                tree = rewrite.instrument(tree, source, path, toplevel=toplevel)
+            finally:
+                sys.setrecursionlimit(limit)
+        return compile(tree, path, "exec", dont_inherit=True)
+    except RecursionError:  # pragma: no cover - deeper than the compiler itself goes
+        return compile(source, path, "exec", dont_inherit=True)
+
+
+def linked(code: CodeType, source: Optional[bytes] = None, path: str = "") -> CodeType:
+    """``code`` ready to run (hooks linked); the plain code if it cannot be linked."""
+    try:
+        return link.link(code)
+    except link.LinkError:  # pragma: no cover - a code object with no room for a hook
+        if source is None:
+            raise
+        return compile(source, path, "exec", dont_inherit=True)
+
+
+def compile_instrumented(source: bytes, path: str, toplevel: bool) -> CodeType:
+    """Instrumented, linked code of one module (raises SyntaxError etc. like compile())."""
+    return linked(instrumented_code(source, path, toplevel), source, path)
+
+
+def run_as_python(path: str, namespace: dict) -> None:
+    """Run the main script ``path`` as Python's own ``python path`` reads it, uninstrumented.
+
+    For a script ``compile()`` rejects: Python reads a script through its
+    file tokenizer, whose decoding errors (no encoding declaration, a bad
+    one, a BOM with another one, NUL bytes) read differently from
+    ``compile()``'s, and which even runs some of those files.  So the file is
+    handed to the interpreter's own file runner: it raises exactly Python's
+    error, or runs the program as Python would.
+    """
+    import ctypes
+
+    libc = ctypes.CDLL(None)
+    libc.fopen.restype = ctypes.c_void_p
+    libc.fopen.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    run = ctypes.pythonapi.PyRun_FileExFlags
+    run.restype = ctypes.py_object
+    run.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, ctypes.py_object, ctypes.py_object,
+                    ctypes.c_int, ctypes.c_void_p]
+    fp = libc.fopen(os.fsencode(path), b"rb")
+    if not fp:  # pragma: no cover - it was just read
+        raise OSError(f"can't open file {path!r}")
+    file_input = 257  # Py_file_input
+    run(fp, os.fsencode(path), file_input, namespace, namespace, 1, None)
 
 
 def cache_path(path: str) -> str:
@@ -118,30 +178,34 @@ def cache_path(path: str) -> str:
     return os.path.join(d, "__pycache__", name + PYC_TAIL)
 
 
-def _read_cache(pyc: str, st: os.stat_result) -> Optional[CodeType]:
+def _stamp(st: os.stat_result, path: str) -> bytes:
+    """What the cached code depends on besides racedet: the source's mtime and size, and
+    its path (the code names it in every traceback: a moved project is compiled anew)."""
+    where = os.fsencode(path)
+    return (st.st_mtime_ns.to_bytes(8, "little") + (st.st_size & (2**64 - 1)).to_bytes(8, "little")
+            + len(where).to_bytes(4, "little") + where)
+
+
+def _read_cache(pyc: str, st: os.stat_result, path: str) -> Optional[CodeType]:
     try:
         with open(pyc, "rb") as f:
             data = f.read()
     except OSError:
         return None
-    n = len(_HEADER)
-    if data[:n] != _HEADER:
+    head = _HEADER + _stamp(st, path)
+    if data[:len(head)] != head:
         return None
     try:
-        mtime = int.from_bytes(data[n:n + 8], "little")
-        size = int.from_bytes(data[n + 8:n + 16], "little")
-        if mtime != st.st_mtime_ns or size != st.st_size:
-            return None
-        code = marshal.loads(data[n + 16:])
+        code = marshal.loads(data[len(head):])
     except Exception:
         return None
     return code if isinstance(code, CodeType) else None
 
 
-def _write_cache(pyc: str, st: os.stat_result, code: CodeType) -> None:
+def _write_cache(pyc: str, st: os.stat_result, path: str, code: CodeType) -> None:
     if sys.dont_write_bytecode:
         return
-    data = _HEADER + st.st_mtime_ns.to_bytes(8, "little") + (st.st_size & (2**64 - 1)).to_bytes(8, "little") + marshal.dumps(code)
+    data = _HEADER + _stamp(st, path) + marshal.dumps(code)
     tmp = f"{pyc}.{os.getpid()}"
     try:
         os.makedirs(os.path.dirname(pyc), exist_ok=True)
@@ -156,16 +220,25 @@ def _write_cache(pyc: str, st: os.stat_result, code: CodeType) -> None:
 
 
 def load_code(path: str, toplevel: bool = False) -> CodeType:
-    """The instrumented code of ``path``, from the cache when it is fresh."""
+    """The instrumented, linked code of ``path``, from the cache when it is fresh."""
     st = os.stat(path)
     pyc = cache_path(path) + ("-main" if toplevel else "")
-    code = _read_cache(pyc, st)
+    code = _read_cache(pyc, st, path)
+    source = None
     if code is None:
         with open(path, "rb") as f:
             source = f.read()
-        code = compile_instrumented(source, path, toplevel)
-        _write_cache(pyc, st, code)
-    return code
+        code = instrumented_code(source, path, toplevel)
+        _write_cache(pyc, st, path, code)
+    return linked(code, source, path) if source is not None else _linked_cached(code, path)
+
+
+def _linked_cached(code: CodeType, path: str) -> CodeType:
+    try:
+        return link.link(code)
+    except link.LinkError:  # pragma: no cover
+        with open(path, "rb") as f:
+            return compile(f.read(), path, "exec", dont_inherit=True)
 
 
 class RacedetLoader(importlib.machinery.SourceFileLoader):
@@ -173,7 +246,28 @@ class RacedetLoader(importlib.machinery.SourceFileLoader):
 
     def get_code(self, fullname: str) -> CodeType:  # type: ignore[override]
         path = self.get_filename(fullname)
-        return load_code(path)
+        try:
+            return load_code(path)
+        except (SyntaxError, ValueError, UnicodeError):
+            # Bad source: Python's own compile raises it, from a frame the import
+            # system drops, so the user sees exactly Python's traceback.
+            with open(path, "rb") as f:
+                return _raiser(f.read(), path)
+
+
+def _raiser(source: bytes, path: str) -> CodeType:
+    """Code that, run by the loader's exec_module, raises what compiling ``source`` raises.
+
+    Its frame is named and filed as importlib's ``_call_with_frames_removed``,
+    which the import system removes from tracebacks, as it removes the one
+    Python's own loader compiles in; so the traceback is Python's.
+    """
+    call = ast.Call(ast.Name("compile", ast.Load()),
+                    [ast.Constant(source), ast.Constant(path), ast.Constant("exec")],
+                    [ast.keyword("dont_inherit", ast.Constant(True))])
+    tree = ast.fix_missing_locations(ast.Module([ast.Expr(call)], []))
+    code = compile(tree, "<frozen importlib._bootstrap>", "exec", dont_inherit=True)
+    return code.replace(co_name="_call_with_frames_removed")
 
 
 class RacedetFinder(importlib.abc.MetaPathFinder):

@@ -10,29 +10,36 @@ with user names (pytest's assertion rewriter uses the same trick).
 What is rewritten (see the README's "What counts as a race"):
 
 * ``E.a`` loads, stores, deletes, augmented assignments;
-* ``E[K]`` likewise, per key when ``K`` can safely be evaluated twice;
+* ``E[K]`` likewise, per key: ``E[@rd_key(<E again>, K, SITE)]``, where the
+  hook returns the key and ``<E again>`` is a copy of the value already on
+  the stack (:mod:`racedet.instrument.link`), so ``E`` and ``K`` are each
+  evaluated once, in Python's order;
 * module globals that can change after import, and closure cells;
 * container method calls (``lst.append``), ``len()``/``list()``/... and
   ``for``/``in`` over containers, as reads or atomic writes of the contents.
 
 Module-level code is rewritten only for the main script: an imported
 module's top level runs under the import lock, before its users.
+
+Hooks are written as names no program can spell (``@racedet_rd_attr``);
+:func:`racedet.instrument.link.link` resolves them in the compiled code, so
+the program's namespaces never hold them.  Where such a name compiles to a
+single code unit, it is wrapped in unary ``+`` operators that give the
+linker room (see there).
 """
 
 from __future__ import annotations
 
 import ast
-import copy
+import sys
 from typing import Any, List, Optional
 
 from racedet.access_py import METHOD_KINDS, STORE_ONE
 from racedet.env import PYBEHAVIOR
+from racedet.instrument import link
 from racedet.instrument.scopes import Scopes, is_scope, module_imports, module_variables
 
-PREFIX = "@racedet_"
-#: Module globals are keyed by the module's name: ``__name__`` is in every
-#: module's namespace already, so nothing new appears in ``globals()``.
-GLOBALS_NAME = "__name__"
+PREFIX = link.PREFIX
 
 #: Builtins whose positional arguments they read in full.
 _WHOLE_READERS = {
@@ -40,20 +47,6 @@ _WHOLE_READERS = {
     "all", "enumerate", "dict", "reversed", "iter", "zip", "map", "filter",
 }
 _ATTR_BUILTINS = {"getattr": "rd_attr", "hasattr": "rd_attr", "setattr": "wr_attr", "delattr": "wr_attr"}
-_PURE_BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod)
-
-
-def _pure(node: ast.AST) -> bool:
-    """Can ``node`` be evaluated twice with no effect on the program?"""
-    if isinstance(node, (ast.Name, ast.Constant)):
-        return True
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        return _pure(node.operand)
-    if isinstance(node, ast.BinOp) and isinstance(node.op, _PURE_BINOPS):
-        return _pure(node.left) and _pure(node.right)
-    if isinstance(node, ast.Tuple):
-        return all(_pure(e) for e in node.elts)
-    return False
 
 
 class _Scope:
@@ -100,9 +93,29 @@ class Instrumenter(ast.NodeTransformer):
         s = self.scope
         return ast.Constant((self.filename, node.lineno, s.func, s.qualname or s.func))
 
+    def _one_unit_names(self) -> bool:
+        """Does a name load here take one code unit (LOAD_NAME, or any load on 3.10)?"""
+        return not PYBEHAVIOR.inline_caches or self.scope.kind in ("module", "class")
+
+    def _marker(self, name: str, pads: int) -> ast.AST:
+        node: ast.AST = ast.Name(name, ast.Load())
+        for _ in range(pads):
+            node = ast.UnaryOp(ast.UAdd(), node)
+        return node
+
     def _hook(self, name: str, args: list, like: ast.AST) -> ast.Call:
-        call = ast.Call(ast.Name(PREFIX + name, ast.Load()), args, [])
-        return _locate(call, like)
+        func = self._marker(PREFIX + name, 1 if self._one_unit_names() else 0)
+        return _locate(ast.Call(func, args, []), like)
+
+    def _module_ref(self) -> ast.AST:
+        """The module a global belongs to, as the hooks key it: its ``__name__``, read from
+        the module's namespace whatever the scope holds (see link.GLOBALS)."""
+        pads = link.GLOBAL_UNITS if PYBEHAVIOR.inline_caches and self.scope.kind in ("module", "class") else 0
+        return self._marker(link.GLOBALS, pads)
+
+    def _dup(self) -> ast.AST:
+        """The value below the hook on the stack (a subscript's container), see link.DUP."""
+        return self._marker(link.DUP, 0 if PYBEHAVIOR.inline_caches else 2)
 
     def _or_name(self, hook: ast.Call, name: ast.Name) -> ast.AST:
         return _locate(ast.BoolOp(ast.Or(), [hook, name]), name)
@@ -174,7 +187,7 @@ class Instrumenter(ast.NodeTransformer):
         kind = self._name_kind(name.id)
         site = self._site(name)
         if kind == "global":
-            call = self._hook(hook + "_global", [ast.Name(GLOBALS_NAME, ast.Load()), ast.Constant(name.id), site], name)
+            call = self._hook(hook + "_global", [self._module_ref(), ast.Constant(name.id), site], name)
         elif kind == "cell":
             call = self._hook(hook + "_cell", [self._cell_var(name.id), ast.Constant(self._cell_desc(name.id)), site], name)
         else:
@@ -387,7 +400,7 @@ class Instrumenter(ast.NodeTransformer):
             return node
         kind = self._name_kind(node.id)
         if kind == "global":
-            hook = self._hook("rd_global", [ast.Name(GLOBALS_NAME, ast.Load()), ast.Constant(node.id), self._site(node)], node)
+            hook = self._hook("rd_global", [self._module_ref(), ast.Constant(node.id), self._site(node)], node)
             return self._or_name(hook, node)
         if kind == "cell":
             hook = self._hook("rd_cell", [self._cell_var(node.id), ast.Constant(self._cell_desc(node.id)), self._site(node)], node)
@@ -413,23 +426,20 @@ class Instrumenter(ast.NodeTransformer):
         key = node.slice
         if not PYBEHAVIOR.positions_in_tracebacks and type(key).__name__ == "Index":  # pragma: no cover
             key = key.value  # type: ignore[attr-defined]
-        pure = _pure(key)
         node.value = self.visit(node.value)
         node.slice = self.visit(node.slice)
         if not self._active():
             return
         site = self._site(node)
         write = not isinstance(node.ctx, ast.Load)
-        if isinstance(key, ast.Slice):
+        if _has_slice(key):
+            # A slice is no value the hook could take: the contents as a whole.
             hook = "mut_whole" if write or rmw else "rd_whole"
             node.value = self._hook(hook, [node.value, site], node.value)
-        elif pure:
-            hook = "rmw_item" if rmw else ("del_item" if isinstance(node.ctx, ast.Del)
-                                           else "wr_item" if write else "rd_item")
-            node.value = self._hook(hook, [node.value, copy.deepcopy(node.slice), site], node.value)
-        else:
-            hook = "wr_index" if (write or rmw) else "rd_index"
-            node.value = self._hook(hook, [node.value, site], node.value)
+            return
+        hook = "rmw_key" if rmw else ("del_key" if isinstance(node.ctx, ast.Del)
+                                      else "wr_key" if write else "rd_key")
+        node.slice = self._hook(hook, [self._dup(), node.slice, site], node.slice)
 
     def visit_Call(self, node: ast.Call) -> ast.AST:
         f = node.func
@@ -477,6 +487,11 @@ class Instrumenter(ast.NodeTransformer):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("range", "enumerate", "zip"):
             return node
         return self._hook("rd_len" if size_only else "rd_whole", [node, self._site(node)], node)
+
+
+def _has_slice(key: ast.AST) -> bool:
+    """``a[i:j]`` or ``a[i:j, k]``: a key with slice syntax."""
+    return isinstance(key, ast.Slice) or (isinstance(key, ast.Tuple) and any(isinstance(e, ast.Slice) for e in key.elts))
 
 
 def _skip_receiver(value: ast.AST) -> bool:
@@ -527,9 +542,17 @@ def _is_docstring(st: ast.stmt) -> bool:
 def instrument(tree: ast.Module, source: str, filename: str, toplevel: bool = False) -> ast.Module:
     """Rewrite ``tree`` in place and return it.
 
-    The hooks are found as builtins (``@racedet_rd_attr``, ...: see
-    :func:`racedet.hooks.install`), so the module's namespace, its first
-    lines and its docstring are exactly the original's.
+    Compile the result, then pass the code through :func:`racedet.instrument.link.link`
+    before running it: the hooks are names no namespace holds.  The module's
+    first lines and its docstring are exactly the original's.  Raises
+    RecursionError for code nested deeper than the recursion limit allows
+    (see :func:`deep_limit`).
     """
     Instrumenter(tree, source, filename, toplevel).visit(tree)
     return tree
+
+
+def deep_limit() -> int:
+    """A recursion limit for rewriting deeply nested code: the visit recurses once per
+    level, and the parser and compiler accept thousands of levels (their own C limits)."""
+    return max(sys.getrecursionlimit(), 100_000)
