@@ -24,7 +24,6 @@ A compiled core with the same functions may replace this module
 
 from __future__ import annotations
 
-from collections import deque as _deque
 from typing import Any
 
 from racedet import engine
