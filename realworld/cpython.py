@@ -2,8 +2,9 @@
 
     python realworld/cpython.py [--only test_X[,test_Y]] [--python PY] [--out DIR] [--timeout S]
 
-For each module it runs ``PY -m test test_X`` and
-``PY -m racedet --include GLOB --json R -m test test_X`` where GLOB matches
+For each module it runs ``PY -m test -W test_X`` and
+``PY -m racedet --include GLOB --json R -m test -W test_X`` (``-W``: a failing
+test's output, so its name, is printed) where GLOB matches
 the module's file (``*/test/test_X.py``) or, for a package, its folder
 (``*/test/test_X/*``), and records regrtest's result both ways, the
 counts it prints, the tests it names as failed, and racedet's findings.
@@ -163,11 +164,11 @@ def run_module(python: str, module: str, extra: List[str], timeout: int, work: s
         log = os.path.join(cwd, f"{side}.log")
         report = os.path.join(cwd, "race.json")
         if side == "plain":
-            cmd = [python, "-m", "test", module, *extra]
+            cmd = [python, "-m", "test", "-W", module, *extra]
         else:
             if os.path.exists(report):
                 os.remove(report)
-            cmd = [python, "-m", "racedet", "--include", glob, "--json", report, "-m", "test", module, *extra]
+            cmd = [python, "-m", "racedet", "--include", glob, "--json", report, "-m", "test", "-W", module, *extra]
         rc, wall, hung, output = run(cmd, log, timeout, env, cwd)
         parsed = parse_regrtest(output)
         row[side] = {"exit": rc, "wall": wall, "hung": hung, "log": log, **parsed}

@@ -82,7 +82,11 @@ def summarise(records: Iterable[Dict[str, Any]]) -> Dict[str, Any]:
             if nid not in phases:
                 phases[nid] = {}
                 order.append(nid)
-            phases[nid][r["when"]] = r
+            prev = phases[nid].get(r["when"])
+            # unittest subTest / pytest subtests: several call reports for one
+            # test; the test failed if any of them failed.
+            if prev is None or prev["outcome"] != "failed":
+                phases[nid][r["when"]] = r
             if r["when"] == "teardown":
                 finished.add(nid)
         elif ev == "collect-error":
@@ -311,6 +315,8 @@ def markdown(doc: Dict[str, Any]) -> str:
         for side_name, side in (("plain", plain), ("race", race)):
             if side.get("status") == "hang":
                 notes.append(f"- {side_name} run HUNG (killed after {side.get('wall', 0):.0f} s), in flight: `{side.get('in_flight')}`")
+            if side.get("collect_errors"):
+                notes.append(f"- {side_name}: collection errors in {', '.join(side['collect_errors'])}")
             for t in side.get("timed_out") or []:
                 notes.append(f"- {side_name}: `{t}` hit the per-test timeout")
         if r.get("error"):

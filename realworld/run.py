@@ -229,6 +229,31 @@ def prepare(pkg: pinned.Package, work: str, python: str) -> Tuple[str, str, str]
     return archive, src, make_venv(pkg, src, work, python)
 
 
+def refresh_side(side_row: Dict[str, Any], outcomes: str) -> None:
+    """Recompute a side's outcome fields from its saved outcomes log (no run)."""
+    summary = results.summarise(results.read_jsonl(outcomes))
+    side_row.update(tests=summary["tests"], counts=summary["counts"], collect_errors=summary["collect_errors"],
+                    timed_out=results.timed_out(summary["messages"]), outcomes=summary["outcomes"],
+                    messages=summary["messages"])
+    if side_row.get("status") == "hang":
+        side_row["in_flight"] = summary["in_flight"]
+
+
+def refresh_row(row: Dict[str, Any], pkg: pinned.Package, work: str) -> Dict[str, Any]:
+    """A row rebuilt from the files its last run left under *work* (after a change to results.py)."""
+    base = os.path.join(work, "runs", pkg.key)
+    tops = glob.glob(os.path.join(work, "src", pkg.key, "*"))
+    venv = os.path.join(work, "venvs", pkg.key)
+    if row.get("status") == "setup-failed" or not tops:
+        return row
+    refresh_side(row["plain"], os.path.join(base, "plain.outcomes.jsonl"))
+    refresh_side(row["race"], os.path.join(base, "race.outcomes.jsonl"))
+    report = results.load_report(os.path.join(base, "race.race.json")) or {}
+    row["findings"] = results.findings(report, path_roots(tops[0], venv))
+    row["race_only"] = results.only_under_race(row["plain"]["outcomes"], row["race"]["outcomes"])
+    return row
+
+
 def run_package(pkg: pinned.Package, work: str, python: str) -> Dict[str, Any]:
     """Set up *pkg* and run it both ways; its row of the table."""
     row: Dict[str, Any] = {"package": pkg.name, "version": pkg.version, "tests_args": pkg.tests, "status": "ok"}
@@ -252,6 +277,8 @@ def run_package(pkg: pinned.Package, work: str, python: str) -> Dict[str, Any]:
     row["race_only"] = results.only_under_race(plain["outcomes"], race["outcomes"])
     if plain["status"] == "hang" or race["status"] == "hang":
         row["status"] = "hang"
+    elif plain["collect_errors"] or race["collect_errors"]:
+        row["status"] = "collection-error"
     log(f"{pkg.key}: done: plain {plain['counts']} {plain['wall']}s, race {race['counts']} {race['wall']}s, "
         f"{len(row['findings'])} findings, {len(row['race_only'])} race-only failures")
     return row
@@ -287,6 +314,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--list", default=pinned.DEFAULT_LIST, help="the pinned list (default realworld/packages.toml)")
     ap.add_argument("--python", default="python3.11", help="interpreter for the venvs (default python3.11)")
     ap.add_argument("-j", "--jobs", type=int, default=1, choices=(1, 2), help="packages at a time (at most 2)")
+    ap.add_argument("--refresh", action="store_true",
+                    help="rebuild results.json/RESULTS.md from the last run's files under --work, running nothing")
     args = ap.parse_args(argv)
     try:
         packages = pinned.load(args.list)
@@ -301,6 +330,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     os.makedirs(args.out, exist_ok=True)
     os.makedirs(args.work, exist_ok=True)
     json_path = os.path.join(args.out, "results.json")
+    if args.refresh:
+        try:
+            doc = results.load_results(json_path)
+        except ValueError as e:
+            print(f"realworld: {e}", file=sys.stderr)
+            return 2
+        by_name = {p.name: p for p in packages}
+        names = {p.name for p in chosen}
+        doc["rows"] = [refresh_row(r, by_name[r["package"]], args.work) if r["package"] in names and r["package"] in by_name
+                       else r for r in doc["rows"]]
+        results.write_json(json_path, doc)
+        with open(os.path.join(args.out, "RESULTS.md"), "w", encoding="utf-8") as f:
+            f.write(results.markdown(doc))
+        log(f"refreshed {json_path} and RESULTS.md")
+        return 0
     old_rows: List[Dict[str, Any]] = []
     if only and os.path.exists(json_path):
         try:

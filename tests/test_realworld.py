@@ -301,3 +301,12 @@ def test_include_glob_matches_file_or_package(tmp_path):
     assert cpython.include_glob(str(tmp_path), "test_a") == "*/test/test_a.py"
     assert cpython.include_glob(str(tmp_path), "test_b") == "*/test/test_b/*"
     assert cpython.include_glob(str(tmp_path), "test_c") is None
+
+
+def test_summarise_fails_a_test_whose_subtest_failed():
+    recs = [{"event": "start", "nodeid": "t::s"}, _rep("t::s", "setup", "passed"),
+            _rep("t::s", "call", "failed", message="Failed: Timeout (>60.0s) from pytest-timeout."),
+            _rep("t::s", "call", "passed"), _rep("t::s", "teardown", "passed")]
+    s = results.summarise(recs)
+    assert s["outcomes"] == {"t::s": "failed"}
+    assert results.timed_out(s["messages"]) == ["t::s"]
