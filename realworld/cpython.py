@@ -232,9 +232,9 @@ def markdown(doc: Dict[str, Any]) -> str:
 
 
 def revision() -> str:
-    repo = os.path.dirname(HERE)
-    p = subprocess.run(["git", "-C", repo, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return p.stdout.strip() or "unknown"
+    from run import revision as racedet_revision  # one definition of "racedet's revision"
+
+    return racedet_revision()
 
 
 def main(argv: Optional[List[str]] = None) -> int:

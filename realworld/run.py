@@ -114,6 +114,18 @@ def setup_env(pkg: pinned.Package) -> Dict[str, str]:
     return env
 
 
+def install_tree(pkg: pinned.Package, src: str, venv: str, work: str) -> None:
+    """Install the freshly unpacked tree editable into *venv* (its deps are there already).
+
+    Done again after every unpack: a legacy editable install keeps its
+    metadata (``*.egg-info``) in the tree itself.
+    """
+    logfile = os.path.join(work, "logs", f"{pkg.key}.setup.log")
+    py = os.path.join(venv, "bin", "python")
+    if sh([py, "-m", "pip", "install", "-q", "-e", src], logfile, 900, setup_env(pkg), cwd=src) != 0:
+        raise SetupError(f"pip install -e of the unpacked {pkg.key} failed (see {logfile})")
+
+
 def make_venv(pkg: pinned.Package, src: str, work: str, python: str) -> str:
     """The package's venv, with pytest, its test deps, racedet and the package (editable)."""
     venv = os.path.join(work, "venvs", pkg.key)
@@ -133,9 +145,7 @@ def make_venv(pkg: pinned.Package, src: str, work: str, python: str) -> str:
     with _REPO_INSTALL:
         if fresh and sh([py, "-m", "pip", "install", "-q", "-e", REPO], logfile, 900, env) != 0:
             raise SetupError(f"installing racedet from {REPO} failed (see {logfile})")
-    # The tree is unpacked afresh for every run: reinstall it (deps already there).
-    if sh([py, "-m", "pip", "install", "-q", "-e", src], logfile, 900, env, cwd=src) != 0:
-        raise SetupError(f"pip install -e of the unpacked {pkg.key} failed (see {logfile})")
+    install_tree(pkg, src, venv, work)
     if fresh:
         with open(stamp, "w") as f:
             f.write(want)
@@ -264,6 +274,7 @@ def run_package(pkg: pinned.Package, work: str, python: str) -> Dict[str, Any]:
         plain = run_suite(pkg, "plain", src, venv, work)
         # A fresh tree for the race run too: nothing left behind by the plain run.
         src = unpack(archive, os.path.join(work, "src", pkg.key))
+        install_tree(pkg, src, venv, work)
         log(f"{pkg.key}: pytest --race")
         race = run_suite(pkg, "race", src, venv, work)
     except SetupError as e:
@@ -279,6 +290,8 @@ def run_package(pkg: pinned.Package, work: str, python: str) -> Dict[str, Any]:
         row["status"] = "hang"
     elif plain["collect_errors"] or race["collect_errors"]:
         row["status"] = "collection-error"
+    elif plain["status"] != "ok" or race["status"] != "ok":
+        row["status"] = f"pytest {plain['status']} / {race['status']}"  # internal or usage error
     log(f"{pkg.key}: done: plain {plain['counts']} {plain['wall']}s, race {race['counts']} {race['wall']}s, "
         f"{len(row['findings'])} findings, {len(row['race_only'])} race-only failures")
     return row
@@ -289,8 +302,9 @@ def run_package(pkg: pinned.Package, work: str, python: str) -> Dict[str, Any]:
 
 def revision() -> str:
     try:
-        rev = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, check=True).stdout.strip()
+        # the last commit that changed racedet itself (realworld/ commits do not count)
+        rev = subprocess.run(["git", "-C", REPO, "log", "-1", "--format=%h", "--", "racedet", "pytest_racedet",
+                              "setup.py", "pyproject.toml"], capture_output=True, text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--", "racedet", "pytest_racedet"],
                                capture_output=True, text=True).stdout.strip()
         return rev + ("+dirty" if dirty else "")

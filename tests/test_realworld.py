@@ -310,3 +310,48 @@ def test_summarise_fails_a_test_whose_subtest_failed():
     s = results.summarise(recs)
     assert s["outcomes"] == {"t::s": "failed"}
     assert results.timed_out(s["messages"]) == ["t::s"]
+
+
+# ---------------------------------------------------------------- triage
+
+import triage  # noqa: E402
+
+
+def test_triage_gives_every_race_only_test_one_line(tmp_path):
+    fs = results.findings(REPORT, ROOTS)
+    row = _row("pkg", fs, ["t::a", "t::c", "t::x"])
+    row["race"]["messages"] = {"t::x": "AssertionError: boom"}
+    v = tmp_path / "v.toml"
+    v.write_text(
+        '[[verdict]]\npackage = "pkg"\nfinding = "race C.v @"\nverdict = "true race"\nwhy = "unlocked read."\n'
+        '[[verdict]]\npackage = "pkg"\nfinding = "contents of <list>"\nverdict = "false positive"\n'
+        'class = "c"\nwhy = "w."\nrepro = "realworld/repro/x.py"\n'
+    )
+    text, untriaged = triage.build({"meta": {}, "rows": [row]}, triage.load_verdicts(str(v)))
+    assert untriaged == 1
+    assert "- `t::a`: true race V1" in text
+    assert "- `t::c`: false positive V2" in text
+    assert "- `t::x`: **UNTRIAGED** (AssertionError: boom)" in text
+    assert "- V2 `contents of <list>`: **false positive** (c): w. Repro: `realworld/repro/x.py`." in text
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ('verdict = "maybe"\nfinding = "x"\nwhy = "w"', "verdict must be one of"),
+        ('verdict = "true race"\nwhy = "w"', "needs 'finding' or 'message'"),
+        ('verdict = "false positive"\nfinding = "x"\nwhy = "w"', "needs a 'repro'"),
+    ],
+)
+def test_triage_rejects_incomplete_verdicts(tmp_path, body, message):
+    v = tmp_path / "v.toml"
+    v.write_text('[[verdict]]\npackage = "pkg"\n' + body + "\n")
+    with pytest.raises(ValueError, match=message):
+        triage.load_verdicts(str(v))
+
+
+def test_recorded_verdicts_are_valid_and_name_existing_reproducers():
+    for v in triage.load_verdicts(os.path.join(REALWORLD, "verdicts.toml")):
+        if v.get("repro"):
+            path = v["repro"].split("#")[0]
+            assert os.path.exists(os.path.join(os.path.dirname(REALWORLD), path)), v["repro"]
