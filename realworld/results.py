@@ -301,7 +301,8 @@ def markdown(doc: Dict[str, Any]) -> str:
                 _counts(race),
                 _secs(plain.get("wall")),
                 _secs(race.get("wall")),
-                "-" if r.get("ratio") is None else f"{r['ratio']:.1f}x",
+                "-" if r.get("ratio") is None or "hang" in (plain.get("status"), race.get("status"))
+                else f"{r['ratio']:.1f}x",
                 len(r.get("race_only") or []),
                 len(r.get("findings") or []),
                 "-" if race.get("instrumented") is None else race["instrumented"],

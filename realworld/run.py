@@ -172,6 +172,8 @@ def run_suite(pkg: pinned.Package, side: str, src: str, venv: str, work: str, ta
     env.pop("PYTEST_ADDOPTS", None)
     env["PYTHONPATH"] = PLUGIN_DIR
     env["RW_OUTCOMES"] = outcomes
+    # So that a run killed at exit (after pytest's own faulthandler is off) still dumps its stacks.
+    env["PYTHONFAULTHANDLER"] = "1"
     env["RACEDET_OPTIONS"] = f"include={src}/* exclude={PLUGIN_DIR}/*"
     start = time.monotonic()
     hung = False

@@ -5,8 +5,8 @@
 For each package with a ``soak`` selection in packages.toml, it sets the
 package up as run.py does (sdist, venv, editable install) and runs that
 selection N times (default 20) under ``pytest --race``, each run with the
-package's per-test timeout and wall-clock limit.  A run past the limit is a
-hang: recorded with the test in flight (and every thread's stack in its
+package's per-test timeout and a wall-clock limit (--run-timeout, default
+300 s).  A run past the limit is a hang: recorded with the test in flight (and every thread's stack in its
 log) and killed, and the soak goes on.  Also recorded per package: how many
 runs had a failure, which tests failed in how many runs (flaky verdicts are
 what a soak finds besides hangs), and racedet's deadlock reports.
@@ -31,14 +31,16 @@ import results
 import run as harness
 
 
-def soak_package(pkg: pinned.Package, rounds: int, work: str, python: str) -> Dict[str, Any]:
+def soak_package(pkg: pinned.Package, rounds: int, work: str, python: str,
+                 run_timeout: Optional[int] = None) -> Dict[str, Any]:
     row: Dict[str, Any] = {"package": pkg.name, "version": pkg.version, "tests_args": pkg.soak, "rounds": rounds}
     try:
         _, src, venv = harness.prepare(pkg, work, python)
     except harness.SetupError as e:
         row.update(status="setup-failed", error=str(e))
         return row
-    selection = dataclasses.replace(pkg, tests=list(pkg.soak))
+    selection = dataclasses.replace(pkg, tests=list(pkg.soak), run_timeout=run_timeout or pkg.run_timeout)
+    stamp = time.strftime("%Y%m%d-%H%M%S")  # a hung run's log is kept: never overwrite one
     hangs: List[Dict[str, Any]] = []
     failing: collections.Counter = collections.Counter()
     messages: Dict[str, str] = {}
@@ -46,7 +48,7 @@ def soak_package(pkg: pinned.Package, rounds: int, work: str, python: str) -> Di
     bad_runs = 0
     deadlocks: Dict[str, Dict[str, Any]] = {}
     for i in range(1, rounds + 1):
-        side = harness.run_suite(selection, "race", src, venv, work, tag=f".soak{i}")
+        side = harness.run_suite(selection, "race", src, venv, work, tag=f".soak-{stamp}-{i}")
         walls.append(side["wall"])
         if side["status"] == "hang":
             hangs.append({"round": i, "in_flight": side["in_flight"], "log": side["log"]})
@@ -116,6 +118,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(prog="realworld/soak.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", "--rounds", type=int, default=20, help="runs per package (default 20)")
     ap.add_argument("--only", action="append", help="packages to soak (repeat or comma-separate)")
+    ap.add_argument("--run-timeout", type=int, default=300,
+                    help="wall-clock limit of one run in seconds, past which it is a hang (default 300)")
     ap.add_argument("--out", default=harness.HERE)
     ap.add_argument("--work", default=harness.DEFAULT_WORK)
     ap.add_argument("--list", default=pinned.DEFAULT_LIST)
@@ -138,7 +142,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     }
     rows = []
     for pkg in chosen:
-        rows.append(soak_package(pkg, args.rounds, args.work, args.python))
+        rows.append(soak_package(pkg, args.rounds, args.work, args.python, args.run_timeout))
         doc = {"meta": meta, "rows": rows}
         results.write_json(os.path.join(args.out, "soak.json"), doc)
         with open(os.path.join(args.out, "SOAK.md"), "w", encoding="utf-8") as f:

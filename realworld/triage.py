@@ -98,7 +98,7 @@ def build(doc: Dict[str, Any], verdicts: List[Dict[str, Any]]) -> Tuple[str, int
         "",
     ]
     lines: List[str] = []
-    untriaged = 0
+    untriaged = racedet_fault = true_only = 0
     counts: Dict[str, int] = {}
     for row in doc.get("rows", []):
         only = row.get("race_only") or []
@@ -118,6 +118,10 @@ def build(doc: Dict[str, Any], verdicts: List[Dict[str, Any]]) -> Tuple[str, int
                 untriaged += 1
                 test_lines.append(f"- `{t}`: **UNTRIAGED** ({messages.get(t, '')})")
                 continue
+            if any(v["verdict"] in ("false positive", "fidelity", "consequence") for v in vs):
+                racedet_fault += 1
+            else:
+                true_only += 1
             tags = []
             for v in vs:
                 if v not in numbered:
@@ -130,7 +134,12 @@ def build(doc: Dict[str, Any], verdicts: List[Dict[str, Any]]) -> Tuple[str, int
             lines.append(f"- V{i} `{label(v)}`: {describe(v)}")
         lines += [""] + test_lines + [""]
     summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
-    header += [f"Summary (verdicts over race-only tests): {summary or 'none'}; untriaged: {untriaged}.", ""]
+    header += [
+        f"Summary: {racedet_fault + true_only + untriaged} race-only tests; {racedet_fault} fail at least partly "
+        f"because of a racedet bug (false positive, fidelity, or a consequence of one), {true_only} only because "
+        f"of true races or leaks; untriaged: {untriaged}. Verdicts applied: {summary or 'none'}.",
+        "",
+    ]
     return "\n".join(header + lines) + "\n", untriaged
 
 

@@ -61,3 +61,13 @@ def pytest_sessionfinish(session):
         if type(getattr(mod, "__loader__", None)).__name__ == "RacedetLoader"
     )
     _emit({"event": "instrumented", "modules": names})
+    global _FILE
+    if _FILE is not None:
+        _FILE.close()
+        _FILE = None
+
+
+def pytest_unconfigure(config):
+    # Reports after sessionfinish (none expected) reopen the file in _emit.
+    if _FILE is not None:
+        _FILE.close()
