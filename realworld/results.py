@@ -232,9 +232,18 @@ def stable(location: str) -> str:
     return _ADDRESS.sub("", location)
 
 
+_ITEM_KEY = re.compile(r"item '.*' of <")
+
+
 def finding_id(f: Dict[str, Any]) -> str:
-    """What makes two findings the same across runs: kind, location, lines."""
-    return f"{f['kind']} {f['location']} @ {' | '.join(f['sites'])}"
+    """What makes two findings the same across runs: kind, location, lines.
+
+    A dict key in the location (``dict item 'some_key_98983' of <dict>``) is
+    left out: suites make keys at random, and the two lines already say
+    which item it is.
+    """
+    location = _ITEM_KEY.sub("item of <", f["location"])
+    return f"{f['kind']} {location} @ {' | '.join(f['sites'])}"
 
 
 def load_report(path: str) -> Optional[Dict[str, Any]]:
@@ -315,7 +324,9 @@ def markdown(doc: Dict[str, Any]) -> str:
         notes = []
         for side_name, side in (("plain", plain), ("race", race)):
             if side.get("status") == "hang":
-                notes.append(f"- {side_name} run HUNG (killed after {side.get('wall', 0):.0f} s), in flight: `{side.get('in_flight')}`")
+                where = (f"in flight: `{side['in_flight']}`" if side.get("in_flight")
+                         else "after the last test: the interpreter did not exit")
+                notes.append(f"- {side_name} run HUNG (killed after {side.get('wall', 0):.0f} s), {where}")
             if side.get("collect_errors"):
                 notes.append(f"- {side_name}: collection errors in {', '.join(side['collect_errors'])}")
             for t in side.get("timed_out") or []:

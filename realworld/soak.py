@@ -106,7 +106,8 @@ def markdown(doc: Dict[str, Any]) -> str:
             continue
         lines += ["", f"## {r['package']} {r['version']}", ""]
         for h in r["hangs"]:
-            lines.append(f"- round {h['round']}: HANG, in flight `{h['in_flight']}` (log {h['log']})")
+            where = f"in flight `{h['in_flight']}`" if h["in_flight"] else "after the last test: the interpreter did not exit"
+            lines.append(f"- round {h['round']}: HANG, {where} (log {h['log']})")
         for n, v in r["failing"].items():
             lines.append(f"- `{n}` failed in {v['runs']}/{r['rounds']} runs: {v['message']}")
         for d in r["deadlocks"]:

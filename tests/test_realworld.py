@@ -355,3 +355,10 @@ def test_recorded_verdicts_are_valid_and_name_existing_reproducers():
         if v.get("repro"):
             path = v["repro"].split("#")[0]
             assert os.path.exists(os.path.join(os.path.dirname(REALWORLD), path)), v["repro"]
+
+
+def test_finding_id_leaves_out_random_dict_keys():
+    rep = {"races": [_race("dict item 'some_key_98983' of <dict at 0x7f1>", ("m.py", 62), ("m.py", 62), ["t"])]}
+    (f,) = results.findings(rep, ROOTS)
+    assert f["location"] == "dict item 'some_key_98983' of <dict>"
+    assert f["id"] == "race dict item of <dict> @ m.py:62 | m.py:62"
