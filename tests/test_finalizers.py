@@ -194,7 +194,7 @@ def second():
 
 a = threading.Thread(target=first); b = threading.Thread(target=second)
 a.start(); b.start(); a.join(); b.join()
-print("reused", len(set(first_ids) & set(second_ids)) > N // 10)
+print("reused", len(set(first_ids) & set(second_ids)) > 0)   # CPython reuses most
 """
 
 
