@@ -26,8 +26,10 @@ _FRAMEWORK_DIRS = tuple(
 )
 
 #: Plugins that call the test function themselves (pytest-run-parallel runs its body in
-#: N threads): their frames below the test are machinery too.  Found without importing them.
-_RUNNER_PLUGINS = ("pytest_run_parallel", "pytest_rerunfailures", "pytest_repeat", "pytest_timeout", "xdist")
+#: N threads), and unittest's case runner (pytest runs a TestCase through it): their frames
+#: below the test are machinery too.  Found without importing them.
+_RUNNER_PLUGINS = ("pytest_run_parallel", "pytest_rerunfailures", "pytest_repeat", "pytest_timeout", "xdist",
+                   "unittest")
 
 
 def _runner_dirs() -> Tuple[str, ...]:
