@@ -468,14 +468,17 @@ code_hidden(PyCodeObject *code)
 /* History records: engine.hist(site, ts) for the user frame calling the hook.
  *
  * engine.hist keeps one record per (site, caller's code, caller's line,
- * test) per thread in ts.hval, cleared when it reaches 512 entries.  The same
- * cache is kept here in C (keys compared by identity, so no code object is
- * hashed), one table per ThreadState, held in a capsule in ts.hval. */
+ * test, held locks) per thread in ts.hval, cleared when it reaches 512
+ * entries.  The same cache is kept here in C (keys compared by identity, so
+ * no code object is hashed), one table per ThreadState, held in a capsule in
+ * ts.hval.  The held locks are the descriptions in ts.held (``e[1]`` of each
+ * entry), read afresh at every access and compared in place, so a hit
+ * allocates nothing. */
 
 #define HV_MAX 512            /* entries before the table is cleared, as engine.hist */
 #define HV_MIN_CAP 16         /* slots at first; doubled while more than half full */
 
-typedef struct { PyObject *site, *code, *test, *rec; int line; } hv_entry;
+typedef struct { PyObject *site, *code, *test, *held, *rec; size_t hh; int line; } hv_entry;
 typedef struct hv_table { hv_entry *e; Py_ssize_t cap, used; } hv_table;
 
 static PyObject *HV_KEY;              /* key of the capsule in ts.hval */
@@ -500,13 +503,127 @@ same_test(PyObject *a, PyObject *b)
 }
 
 static inline size_t
-hv_hash(PyObject *site, PyObject *code, int line, PyObject *test)
+hv_hash(PyObject *site, PyObject *code, int line, PyObject *test, size_t hh)
 {
     size_t h = (size_t)site >> 4;
     h = h * 1000003u ^ ((size_t)code >> 4);
     h = h * 1000003u ^ (size_t)(unsigned)line;
     h = h * 1000003u ^ test_hash(test);
+    h = h * 1000003u ^ hh;
     return h ^ (h >> 17);
+}
+
+/* The held locks of an access, as borrowed pointers to their descriptions
+ * (outermost first): straight from ts.held's entries when it is a list of
+ * tuples (no code runs while they are used), else from ``own``, the tuple
+ * ``tuple(e[1] for e in held)`` built the slow way. */
+#define HELD_VIEW 8
+typedef struct { PyObject *buf[HELD_VIEW]; PyObject **d; Py_ssize_t n; PyObject *own; } held_view;
+
+static int
+held_view_of(PyObject *held, held_view *v)
+{
+    v->own = NULL;
+    v->d = v->buf;
+    v->n = 0;
+    if (PyList_CheckExact(held) && PyList_GET_SIZE(held) <= HELD_VIEW) {
+        Py_ssize_t n = PyList_GET_SIZE(held), i;
+        for (i = 0; i < n; i++) {
+            PyObject *e = PyList_GET_ITEM(held, i);
+            if (!PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) < 2)
+                break;
+            v->buf[i] = PyTuple_GET_ITEM(e, 1);
+        }
+        if (i == n) {
+            v->n = n;
+            return 0;
+        }
+    }
+    /* held = tuple([e[1] for e in held]) if held else () */
+    int truth = PyObject_IsTrue(held);
+    if (truth < 0)
+        return -1;
+    PyObject *lst = truth ? PySequence_List(held) : PyList_New(0);
+    if (lst == NULL)
+        return -1;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(lst); i++) {
+        PyObject *d = PySequence_GetItem(PyList_GET_ITEM(lst, i), 1);
+        if (d == NULL) {
+            Py_DECREF(lst);
+            return -1;
+        }
+        PyList_SetItem(lst, i, d);
+    }
+    v->own = PyList_AsTuple(lst);
+    Py_DECREF(lst);
+    if (v->own == NULL)
+        return -1;
+    v->d = &PyTuple_GET_ITEM(v->own, 0);
+    v->n = PyTuple_GET_SIZE(v->own);
+    return 0;
+}
+
+/* The held view of thread state ``ts`` (release it with held_view_done). */
+static int
+held_view_ts(PyObject *ts, held_view *v)
+{
+    PyObject *held = ts_get(ts, off_held, s_held);
+    if (held == NULL)
+        return -1;
+    int r = held_view_of(held, v);
+    Py_DECREF(held);
+    return r;
+}
+
+static inline void
+held_view_done(held_view *v)
+{
+    Py_CLEAR(v->own);
+}
+
+static inline size_t
+held_hash(const held_view *v)
+{
+    size_t h = (size_t)v->n;
+    for (Py_ssize_t i = 0; i < v->n; i++)
+        h = h * 1000003u ^ ((size_t)v->d[i] >> 4);
+    return h;
+}
+
+/* Does the tuple ``t`` of a cache entry name the same descriptions (by identity)? */
+static inline int
+held_same(PyObject *t, const held_view *v)
+{
+    if (PyTuple_GET_SIZE(t) != v->n)
+        return 0;
+    for (Py_ssize_t i = 0; i < v->n; i++)
+        if (PyTuple_GET_ITEM(t, i) != v->d[i])
+            return 0;
+    return 1;
+}
+
+/* The view as a tuple: a new reference. */
+static PyObject *
+held_tuple(const held_view *v)
+{
+    if (v->own != NULL)
+        return Py_NewRef(v->own);
+    PyObject *t = PyTuple_New(v->n);
+    if (t == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < v->n; i++)
+        PyTuple_SET_ITEM(t, i, Py_NewRef(v->d[i]));
+    return t;
+}
+
+/* (site, callers, test, held): a history record, untracked as record_tuple's. */
+static PyObject *
+hist_record(PyObject *site, PyObject *callers, PyObject *test, PyObject *held)
+{
+    PyObject *t = PyTuple_Pack(4, site, callers, test, held);
+    if (t != NULL)
+        PyObject_GC_UnTrack(t);
+    return t;
 }
 
 static void
@@ -518,7 +635,8 @@ hv_clear(hv_table *t)
     t->e = NULL;
     t->cap = t->used = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
-        Py_XDECREF(old[i].site); Py_XDECREF(old[i].code); Py_XDECREF(old[i].test); Py_XDECREF(old[i].rec);
+        Py_XDECREF(old[i].site); Py_XDECREF(old[i].code); Py_XDECREF(old[i].test);
+        Py_XDECREF(old[i].held); Py_XDECREF(old[i].rec);
     }
     PyMem_Free(old);
 }
@@ -540,7 +658,7 @@ hv_reserve(hv_table *t)
         hv_entry *x = &t->e[i];
         if (x->site == NULL)
             continue;
-        size_t j = hv_hash(x->site, x->code, x->line, x->test) & mask;
+        size_t j = hv_hash(x->site, x->code, x->line, x->test, x->hh) & mask;
         while (e[j].site != NULL)
             j = (j + 1) & mask;
         e[j] = *x;
@@ -727,17 +845,6 @@ error:
     return NULL;
 }
 
-static PyObject *
-record_empty(PyObject *site, PyObject *test)
-{
-    PyObject *empty = PyTuple_New(0);
-    if (empty == NULL)
-        return NULL;
-    PyObject *r = record_tuple(3, site, empty, test);
-    Py_DECREF(empty);
-    return r;
-}
-
 /* engine.history_size, engine.current_test and engine._SWEEP_EVERY, read again only when the
  * engine's globals changed (the dict's version before 3.12, a dict watcher
  * from 3.12 on). */
@@ -801,6 +908,22 @@ load_globals(void)
     return 0;
 }
 
+/* (site, callers, test, held) with the held locks of ``ts`` read now. */
+static PyObject *
+record_now(PyObject *site, PyObject *callers, PyObject *test, PyObject *ts)
+{
+    held_view v;
+    if (held_view_ts(ts, &v) < 0)
+        return NULL;
+    PyObject *held = held_tuple(&v);
+    held_view_done(&v);
+    if (held == NULL)
+        return NULL;
+    PyObject *r = hist_record(site, callers, test, held);
+    Py_DECREF(held);
+    return r;
+}
+
 /* engine.hist(site, ts), called from a hook: the hook's caller is the top frame.
  * A new reference. */
 static PyObject *
@@ -808,13 +931,14 @@ hist(PyObject *site, PyObject *ts)
 {
     if (load_globals() < 0)
         return NULL;
-    PyObject *res = NULL, *test = g_test;
+    PyObject *res = NULL, *test = g_test, *heldt = NULL;
     PyFrameObject *f = NULL, *back = NULL;
     PyCodeObject *bco = NULL;
     Py_ssize_t limit = g_limit;
+    held_view v = {.own = NULL};
     Py_INCREF(test);
-    if (!g_on) {       /* if not history_size: return (site, None, current_test) */
-        res = record_tuple(3, site, Py_None, test);
+    if (!g_on) {       /* if not history_size: return (site, None, current_test, held) */
+        res = record_now(site, Py_None, test, ts);
         goto done;
     }
     /* f = _user_frame(sys._getframe(1)) */
@@ -833,34 +957,45 @@ hist(PyObject *site, PyObject *ts)
         f = b;
     }
     if (f == NULL || (back = PyFrame_GetBack(f)) == NULL) {
-        res = record_empty(site, test);        /* (site, (), current_test) */
+        PyObject *empty = PyTuple_New(0);       /* (site, (), current_test, held) */
+        res = empty ? record_now(site, empty, test, ts) : NULL;
+        Py_XDECREF(empty);
         goto done;
     }
-    /* key = (site, back.f_code, back.f_lineno, current_test) */
+    /* key = (site, back.f_code, back.f_lineno, current_test, held) */
     bco = PyFrame_GetCode(back);
     int line = frame_line(back, bco);
     hv_table *t = hv_table_of(ts);
-    if (t == NULL)
+    if (t == NULL || held_view_ts(ts, &v) < 0)
         goto done;
-    size_t h = hv_hash(site, (PyObject *)bco, line, test);
+    if (v.own != NULL && (t = hv_table_of(ts)) == NULL)   /* code ran: the table may have moved */
+        goto done;
+    /* No code runs from here to the lookup's end: v's borrowed descriptions stay valid. */
+    size_t hh = held_hash(&v);
+    size_t h = hv_hash(site, (PyObject *)bco, line, test, hh);
     if (t->cap) {
         size_t mask = (size_t)t->cap - 1, i = h & mask;
         while (t->e[i].site != NULL) {
             hv_entry *x = &t->e[i];
-            if (x->site == site && x->code == (PyObject *)bco && x->line == line && same_test(x->test, test)) {
+            if (x->site == site && x->code == (PyObject *)bco && x->line == line && x->hh == hh
+                    && same_test(x->test, test) && held_same(x->held, &v)) {
                 res = Py_NewRef(x->rec);
                 goto done;
             }
             i = (i + 1) & mask;
         }
     }
-    /* miss: if len(cache) >= 512: cache.clear(); h = cache[key] = (site, capture_raw(back, n), test) */
+    /* miss: if len(cache) >= 512: cache.clear(); h = cache[key] = (site, capture_raw(back, n), test, held) */
+    heldt = held_tuple(&v);
+    held_view_done(&v);
+    if (heldt == NULL)
+        goto done;
     if (t->used >= HV_MAX)
         hv_clear(t);
     PyObject *callers = capture_raw(back, limit);
     if (callers == NULL)
         goto done;
-    res = record_tuple(3, site, callers, test);
+    res = hist_record(site, callers, test, heldt);
     Py_DECREF(callers);
     if (res == NULL)
         goto done;
@@ -877,13 +1012,17 @@ hist(PyObject *site, PyObject *ts)
         x->site = Py_NewRef(site);
         x->code = Py_NewRef((PyObject *)bco);
         x->test = Py_NewRef(test);
+        x->held = Py_NewRef(heldt);
         x->rec = Py_NewRef(res);
+        x->hh = hh;
         x->line = line;
         t->used++;
     }
     else if (PyErr_Occurred())
         Py_CLEAR(res);
 done:
+    held_view_done(&v);
+    Py_XDECREF(heldt);
     Py_XDECREF(bco);
     Py_XDECREF(f);
     Py_XDECREF(back);

@@ -24,7 +24,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 from racedet import frames
 from racedet.clock import REBASE_AT, TID_BITS, TID_MASK, TVectorClock, join_into, rebased, time_of
-from racedet.model import Access, Frame, Race
+from racedet.model import Access, Frame, HeldLock, Race
 
 # --------------------------------------------------------------------------
 # Threads
@@ -645,30 +645,52 @@ def _user_frame(f):
     return f
 
 
-def hist(site: tuple, ts: Optional[ThreadState] = None) -> tuple:
-    """What is kept of an access for a later report: (site, callers, test).
+def _held_of(ts: Optional[ThreadState]) -> tuple:
+    """The descriptions of the locks ``ts`` holds, outermost first (see lockorder.LockDesc)."""
+    if ts is None:
+        ts = current()
+    held = ts.held
+    return tuple([e[1] for e in held]) if held else ()
 
-    The callers of the accessing frame are captured from the live stack.  A
-    thread that touches the same site again from the same calling line gets
-    the record it had (one entry per thread), so a loop over a locked
-    update pays for one capture, not one per iteration.
+
+def hist(site: tuple, ts: Optional[ThreadState] = None) -> tuple:
+    """What is kept of an access for a later report: (site, callers, test, held).
+
+    The callers of the accessing frame are captured from the live stack;
+    ``held`` is the descriptions of the locks the thread holds (``ts.held``
+    read afresh: a lock leaves it in several ways, even from another thread).
+    A thread that touches the same site again from the same calling line,
+    holding the same locks, gets the record it had (one entry per thread),
+    so a loop over a locked update pays for one capture, not one per
+    iteration.
     """
+    held = _held_of(ts)
     if not history_size:
-        return (site, None, current_test)
+        return (site, None, current_test, held)
     f = _user_frame(sys._getframe(1))
     if f is None:
-        return (site, (), current_test)
+        return (site, (), current_test, held)
     back = f.f_back
     if ts is not None and back is not None:
-        key = (site, back.f_code, back.f_lineno, current_test)
+        key = (site, back.f_code, back.f_lineno, current_test, held)
         cache = ts.hval
         h = cache.get(key)
         if h is None:
             if len(cache) >= 512:
                 cache.clear()
-            h = cache[key] = (site, frames.capture_raw(back, history_size), current_test)
+            h = cache[key] = (site, frames.capture_raw(back, history_size), current_test, held)
         return h
-    return (site, frames.capture_raw(back, history_size) if back is not None else (), current_test)
+    return (site, frames.capture_raw(back, history_size) if back is not None else (), current_test, held)
+
+
+def held_locks(held: tuple) -> tuple:
+    """The :class:`HeldLock` records of a history record's held descriptions."""
+    out = []
+    for d in held:
+        created = getattr(d, "created", ())
+        out.append(HeldLock(getattr(d, "name", None) or str(d).split(" at ", 1)[0],
+                            frames.to_frames(created)[0] if created else None))
+    return tuple(out)
 
 
 def _site_frame(site: tuple) -> Frame:
@@ -784,16 +806,17 @@ def report(ts: ThreadState, kind: str, site: tuple, pkind: str, pepoch: int,
         pstack = (_site_frame(psite),) + (frames.to_frames(callers) if callers else ())
         restored = callers is not None
         ptest = phist[2]
+        pheld = held_locks(phist[3]) if len(phist) > 3 else None
     else:  # pragma: no cover - every recorded access keeps its site
-        pstack, restored, ptest = (), False, None
+        pstack, restored, ptest, pheld = (), False, None, None
     race = Race(
         location=describe(lk, obj, key),
         address=id(obj),
         current=Access(kind, ts.display_name(), cur_stack, "running",
-                       frames.to_frames(ts.created_at), True, current_test),
+                       frames.to_frames(ts.created_at), True, current_test, held_locks(_held_of(ts))),
         previous=Access(pkind, pts.display_name() if pts else f"thread-{ptid}", pstack,
                         "finished" if pts is not None and pts.finished else "running",
-                        frames.to_frames(pts.created_at) if pts else (), restored, ptest),
+                        frames.to_frames(pts.created_at) if pts else (), restored, ptest, pheld),
         location_kind=_LOC_KIND_NAMES[lk],
     )
     races_seen[dkey] = race

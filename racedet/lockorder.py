@@ -171,6 +171,27 @@ def reset() -> None:
         _reported.clear()
 
 
+class LockDesc(str):
+    """A modelled lock's description, as lock-order reports print it, which also knows its parts.
+
+    ``name`` is the short Go/TSan-style name (``Lock L3``) that race reports
+    give a held lock, and ``created`` the raw user frame where the lock was
+    made (``((code, line),)``, or ``()``).  The lock keeps its description
+    for life, and every held-set entry carries it, so a history record that
+    keeps the held descriptions can name the locks later at no extra cost.
+    """
+
+    name: str
+    created: tuple
+
+    def __reduce__(self) -> tuple:
+        return (str, (str(self),))   # a plain str off this process (the frame holds a code object)
+
+
 def describe(kind: str, uid: int, obj: object, where: str) -> str:
-    return f"{kind} M{uid} at {hex(id(obj))} (created at {where})" if where else f"{kind} M{uid} at {hex(id(obj))}"
+    name = f"{kind} L{uid}"
+    d = LockDesc(f"{name} at {hex(id(obj))} (created at {where})" if where else f"{name} at {hex(id(obj))}")
+    d.name = name
+    d.created = _where(2) if where else ()
+    return d
 

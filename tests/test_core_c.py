@@ -185,7 +185,7 @@ def test_internal_errors_never_reach_the_program(tmp_path, core):
 # it prints the hooks' results, every report and the final shadow state.
 FUZZ = r'''
 import collections, json, random, re, sys, threading, types
-from racedet import engine
+from racedet import engine, lockorder
 from racedet.core import access as A, name as core_name
 
 seed, nops = int(sys.argv[1]), int(sys.argv[2])
@@ -220,6 +220,8 @@ engine.on_race = on_race
 main = engine.adopt_current_thread()
 threads = [main] + [engine.fork("T%d" % i) for i in range(3)]
 svs = [engine.SyncVar() for _ in range(3)]
+# Held-set entries as the lock models make them: history records keep their descriptions.
+DESCS = [lockorder.describe("Lock", 900 + i, object(), "f.py:%d" % i) for i in range(3)]
 engine._set_active(True)
 
 def level2(op, *args):
@@ -239,7 +241,7 @@ def level0(op, *args):
     return op(*args)
 
 def run_op():
-    k = rnd.randrange(27)
+    k = rnd.randrange(28)
     site = rnd.choice(SITES) if rnd.random() < 0.2 else rnd.choice(SITES[:4])
     if k < 3:
         o = rnd.choice(objs)
@@ -287,6 +289,14 @@ def run_op():
         c = rnd.randrange(5)
         conts[c] = [[1], {"k": 2}, {3}, collections.deque(), bytearray(b"z")][c]
         return "new container"
+    if k < 27:   # a lock taken or released: same lines, other held sets
+        held = engine.current().held
+        if held and rnd.random() < 0.5:
+            held.pop(rnd.randrange(len(held)))
+            return "unheld"
+        i = rnd.randrange(3)
+        held.append((900 + i, DESCS[i], ()))
+        return "held"
     if rnd.random() < 0.1:   # clocks beyond 32 and 63 bits
         ts = engine.current()
         ts.clk = rnd.choice([2**31 - 2, 2**32 + 5, 2**40, 2**70])
@@ -303,8 +313,9 @@ for i in range(nops):
 def rec(h):
     if h is None:
         return None
-    site, callers, test = h
-    return [list(site), None if callers is None else [[co.co_name, line] for co, line in callers], test]
+    site, callers, test, held = h
+    return [list(site), None if callers is None else [[co.co_name, line] for co, line in callers], test,
+            [d.name for d in held]]
 
 def state(vs):
     if isinstance(vs, engine.SyncVar):   # a container's hand-off clock
