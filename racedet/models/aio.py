@@ -12,12 +12,11 @@ program that does not use it does not pay for importing it.
 from __future__ import annotations
 
 import functools
-import importlib.abc
-import importlib.machinery
 import sys
-from typing import Any, Optional, Sequence
+from typing import Any
 
 from racedet import engine
+from racedet.models.onimport import OnImport
 
 _TARGET = "asyncio.base_events"
 _orig: dict = {}
@@ -45,44 +44,16 @@ def _patch(mod: Any) -> None:
     loop_cls.call_soon_threadsafe = call_soon_threadsafe
 
 
-class _Loader(importlib.abc.Loader):
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def create_module(self, spec: Any) -> Any:
-        return self.inner.create_module(spec)
-
-    def exec_module(self, module: Any) -> None:
-        self.inner.exec_module(module)
-        _patch(module)
-
-
-class _Finder(importlib.abc.MetaPathFinder):
-    """Patches asyncio.base_events right after it is first imported."""
-
-    def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None, target: Any = None) -> Any:
-        if fullname != _TARGET:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _Loader(spec.loader)
-        return spec
-
-
-_finder = _Finder()
+#: Patches asyncio.base_events right after it is first imported.
+_finder = OnImport(_TARGET, _patch)
 
 
 def install() -> None:
-    mod = sys.modules.get(_TARGET)
-    if mod is not None:
-        _patch(mod)
-    elif _finder not in sys.meta_path:
-        sys.meta_path.insert(0, _finder)
+    _finder.install()
 
 
 def uninstall() -> None:
-    if _finder in sys.meta_path:
-        sys.meta_path.remove(_finder)
+    _finder.remove()
     orig = _orig.pop("call_soon_threadsafe", None)
     mod = sys.modules.get(_TARGET)
     if orig is not None and mod is not None:

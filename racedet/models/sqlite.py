@@ -34,15 +34,14 @@ subclassed the same way.  ``sqlite3`` is patched when the program imports it.
 from __future__ import annotations
 
 import _thread
-import importlib.abc
-import importlib.machinery
 import os
 import re
 import sys
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional
 from urllib.parse import parse_qs, unquote
 
 from racedet import engine
+from racedet.models.onimport import OnImport
 
 _TARGET = "sqlite3.dbapi2"
 _orig: Dict[str, Any] = {}
@@ -362,45 +361,17 @@ def _patch(mod: Any) -> None:
         pkg.connect = _connect
 
 
-class _Loader(importlib.abc.Loader):
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-
-    def create_module(self, spec: Any) -> Any:
-        return self.inner.create_module(spec)
-
-    def exec_module(self, module: Any) -> None:
-        self.inner.exec_module(module)
-        _patch(module)
-
-
-class _Finder(importlib.abc.MetaPathFinder):
-    """Patches sqlite3.dbapi2 right after it is first imported (sqlite3 then re-exports the patch)."""
-
-    def find_spec(self, fullname: str, path: Optional[Sequence[str]] = None, target: Any = None) -> Any:
-        if fullname != _TARGET:
-            return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _Loader(spec.loader)
-        return spec
-
-
-_finder = _Finder()
+#: Patches sqlite3.dbapi2 right after it is first imported (sqlite3 then re-exports the patch).
+_finder = OnImport(_TARGET, _patch)
 
 
 def install() -> None:
-    mod = sys.modules.get(_TARGET)
-    if mod is not None:
-        _patch(mod)
-    elif _finder not in sys.meta_path:
-        sys.meta_path.insert(0, _finder)
+    _finder.install()
 
 
 def uninstall() -> None:
     """Put the original connect back (the originals stay known: a connect kept by the program still works)."""
-    if _finder in sys.meta_path:
-        sys.meta_path.remove(_finder)
+    _finder.remove()
     orig = _orig.get("connect")
     if orig is not None:
         for name in (_TARGET, "sqlite3"):
