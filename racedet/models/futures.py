@@ -134,9 +134,14 @@ def _invoke_callbacks(self: Any) -> None:
 
 
 def as_completed(fs: Any, timeout: Any = None) -> Iterator[Any]:
+    # The generator holds no yielded future while it is suspended (as the
+    # original does): the caller may drop it and see it freed.
+    box: list = []
     for f in _orig["as_completed"](fs, timeout):
         _seen_done(f)
-        yield f
+        box.append(f)
+        del f
+        yield box.pop()
 
 
 def wait(fs: Any, timeout: Any = None, return_when: str = _base.ALL_COMPLETED) -> Any:

@@ -9,6 +9,7 @@ thing in the child, before any join can return.
 
 from __future__ import annotations
 
+import _thread
 import _threading_local
 import sys
 import threading
@@ -23,6 +24,12 @@ _orig_bootstrap_inner = _Thread._bootstrap_inner  # type: ignore[attr-defined]
 _orig_join = _Thread.join
 _orig_is_alive = _Thread.is_alive
 _orig_shutdown = threading._shutdown  # type: ignore[attr-defined]
+_orig_count = _thread._count
+
+
+def _count() -> int:
+    """``_thread._count()`` as the program would see it: racedet's own threads are not counted."""
+    return max(0, _orig_count() - blocking.internal_counted)
 
 
 def start(self: threading.Thread) -> None:
@@ -103,6 +110,7 @@ def install() -> None:
     _Thread.join = join  # type: ignore[method-assign]
     _Thread.is_alive = is_alive  # type: ignore[method-assign]
     threading._shutdown = _shutdown  # type: ignore[attr-defined]
+    _thread._count = _count
     # The pure-Python local (and its subclasses) keeps attributes per thread,
     # as _thread._local does: they never race.
     engine.register_ignored_type(_threading_local.local)
@@ -114,6 +122,7 @@ def uninstall() -> None:
     _Thread.join = _orig_join  # type: ignore[method-assign]
     _Thread.is_alive = _orig_is_alive  # type: ignore[method-assign]
     threading._shutdown = _orig_shutdown  # type: ignore[attr-defined]
+    _thread._count = _orig_count
 
 
 def shutdown_threads() -> None:

@@ -1,0 +1,94 @@
+"""Classes of bugs the proving ground found (realworld/repro): each as a program run both ways.
+
+Fidelity programs print what a program can observe; under racedet the
+output must be the plain interpreter's.  Precision programs are correctly
+synchronized (zero reports) and have racy twins (the exact pair of lines),
+on both access cores.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import CORES, marked_pair, run_plain, run_racedet, write
+
+# --------------------------------------------------------------------------
+# Fidelity: what the program sees is what python shows
+
+FIDELITY = {
+    # racedet's watchdog (started by the first indefinite wait) and timers
+    # are not threads of the program: test.support compares _thread._count().
+    "watchdog_not_counted": """
+        import _thread
+        import threading
+
+        before = _thread._count()
+        go, done = threading.Event(), threading.Event()
+
+        def late():
+            go.wait()
+            done.set()
+
+        t = threading.Thread(target=late)
+        t.start()
+        print("while running:", _thread._count() - before)
+        threading.Thread(target=go.set).start()
+        done.wait()          # indefinite: the watchdog starts (or has started)
+        t.join()
+        print("after:", _thread._count() - before)
+    """,
+    # as_completed drops the futures it yielded (CPython's test_free_reference_yielded_future).
+    "as_completed_frees_yielded": """
+        import gc
+        import weakref
+        from concurrent.futures import Future, as_completed
+
+        fs = [Future() for _ in range(3)]
+        for f in fs:
+            f.set_result(1)
+        del f
+        freed = []
+        for fut in as_completed(fs):
+            fs.remove(fut)
+            wr = weakref.ref(fut)
+            del fut
+            gc.collect()
+            freed.append(wr() is None)
+        print("freed:", freed)
+    """,
+}
+
+
+@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("name", sorted(FIDELITY))
+def test_same_as_python(tmp_path, name, core):
+    script = write(tmp_path, FIDELITY[name])
+    plain = run_plain(script)
+    res = run_racedet(tmp_path, script=script, extra_env={"RACEDET_CORE": core})
+    assert plain.returncode == 0, plain.stderr
+    assert (res.returncode, res.stdout) == (plain.returncode, plain.stdout), res.stderr
+    assert res.races == []
+
+
+# --------------------------------------------------------------------------
+# Precision: no reports for synchronized programs; the exact pair for racy twins
+
+NO_RACE: dict = {}
+RACY: dict = {}
+
+
+@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("name", sorted(NO_RACE))
+def test_no_race(tmp_path, name, core):
+    res = run_racedet(tmp_path, NO_RACE[name], extra_env={"RACEDET_CORE": core})
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert res.races == [] and not res.report.get("lock_order_inversions"), res.stdout
+    assert "Traceback" not in res.stderr
+    assert res.stdout.strip().endswith("ok")
+
+
+@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("name", sorted(RACY))
+def test_racy_twin(tmp_path, name, core):
+    res = run_racedet(tmp_path, RACY[name], extra_env={"RACEDET_CORE": core})
+    assert res.race_lines() == [marked_pair(RACY[name])], res.stdout
