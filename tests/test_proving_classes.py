@@ -73,8 +73,77 @@ def test_same_as_python(tmp_path, name, core):
 # --------------------------------------------------------------------------
 # Precision: no reports for synchronized programs; the exact pair for racy twins
 
+# Copies of the queue module the program loads have the models too
+# (CPython's test_queue runs on import_fresh_module copies): put -> get and
+# task_done -> join.  The payload is written after the worker started.
+_FRESH_QUEUE = """
+    import importlib
+    import threading
+
+    from test.support import import_helper
+
+    COPY
+
+
+    class Box:
+        pass
+
+
+    box = Box()
+    box.payload = box.result = box.late = 0
+    q = fresh.KIND()
+
+
+    def worker():
+        x = q.get()
+        box.result = box.payload + x   # RESULT PAYLOAD
+        q.task_done()
+        box.late = 1                   # LATE
+
+
+    t = threading.Thread(target=worker)
+    t.start()
+    box.payload = 1
+    q.put(5)
+    box.payload = 2                    # AFTER_PUT PAYLOAD
+    q.join()
+    assert box.result >= 6             # RESULT
+    print(box.late)                    # LATE
+    t.join()
+    print("ok")
+"""
+
+_COPIES = {
+    "fresh_c": ['fresh = import_helper.import_fresh_module("queue", fresh=["_queue"])'],
+    "fresh_py": ['fresh = import_helper.import_fresh_module("queue", blocked=["_queue"])'],
+    "reloaded": ["import queue", "fresh = importlib.reload(queue)"],
+}
+
+
+def _queue_program(copy: str, kind: str, racy: str = "") -> str:
+    """The program on a copy of the queue module; ``racy`` names the access pair marked # R."""
+    out = []
+    for line in _FRESH_QUEUE.replace("KIND", kind).splitlines():
+        if line.strip() == "COPY":
+            out.extend("    " + c for c in _COPIES[copy])
+            continue
+        code, sep, marks = line.partition("# ")
+        if not sep:
+            out.append(line)
+        elif "AFTER_PUT" in marks and racy != "PAYLOAD" or "LATE" in marks and racy != "LATE":
+            continue   # the racy twins' extra accesses
+        else:
+            out.append((code + ("# R" if racy and racy in marks.split() else "")).rstrip())
+    return "\n".join(out) + "\n"
+
+
 NO_RACE: dict = {}
 RACY: dict = {}
+for _copy in _COPIES:
+    for _kind in ("Queue", "LifoQueue", "PriorityQueue"):
+        NO_RACE[f"queue_{_copy}_{_kind}"] = _queue_program(_copy, _kind)
+    RACY[f"queue_{_copy}_write_after_put"] = _queue_program(_copy, "Queue", "PAYLOAD")
+    RACY[f"queue_{_copy}_write_after_task_done"] = _queue_program(_copy, "Queue", "LATE")
 
 
 @pytest.mark.parametrize("core", CORES)

@@ -21,24 +21,28 @@ The mutex and its conditions become edges where user code is involved
 with every other such section, and a subclass with its own ``_put``,
 ``_get`` or ``_qsize`` (run under the mutex by ``put``/``get``) has all its
 sections ordered by the mutex, as its user code needs.
+
+Every copy of the module the program loads gets the same models
+(:func:`model_module`: importlib.reload, or test.support's
+import_fresh_module as CPython's test_queue uses): the classes are built
+over that copy's own classes, exceptions and globals.
 """
 
 from __future__ import annotations
 
 import _thread
 import queue
-from typing import Any, Optional
+import weakref
+from types import ModuleType
+from typing import Any, Dict, List, Optional, Tuple
 
 from racedet import blocking, engine, frames
 from racedet.clock import join_into
-from racedet.models import stdlocks
+from racedet.models import reimports, stdlocks
 
-_orig = {
-    "Queue": queue.Queue,
-    "LifoQueue": queue.LifoQueue,
-    "PriorityQueue": queue.PriorityQueue,
-    "SimpleQueue": queue.SimpleQueue,
-}
+#: The classes a copy of the queue module has, which the models replace.
+_MODELLED = ("Queue", "LifoQueue", "PriorityQueue", "SimpleQueue")
+_orig = {name: getattr(queue, name) for name in _MODELLED}
 
 
 class _Handoff(_thread._local):
@@ -86,6 +90,8 @@ class _ItemEdges:
     """Mixin for Queue and its subclasses: ``_put``/``_get`` run under the queue's mutex."""
 
     _rd_clocks: dict
+    _rd_empty = queue.Empty   # this copy of the module's exceptions
+    _rd_full = queue.Full
     _rd_puts = 0        # how many _put / _get ran (bounded queues: the semaphore's count)
     _rd_gets = 0
 
@@ -178,14 +184,14 @@ class _ItemEdges:
         # the blocked-thread bookkeeping.
         try:
             return sup(False)
-        except queue.Empty:
+        except self._rd_empty:
             pass
         box: list = []
 
         def w(t: Optional[float]) -> bool:
             try:
                 box.append(sup(True, t))
-            except queue.Empty:
+            except self._rd_empty:
                 if t is not None and t < 0:
                     raise
                 return False
@@ -222,13 +228,13 @@ class _ItemEdges:
             return sup(item, block, timeout)
         try:  # there is usually room: no blocked-thread bookkeeping
             return sup(item, False)
-        except queue.Full:
+        except self._rd_full:
             pass
 
         def w(t: Optional[float]) -> bool:
             try:
                 sup(item, True, t)
-            except queue.Full:
+            except self._rd_full:
                 if t is not None and t < 0:
                     raise
                 return False
@@ -288,9 +294,9 @@ def _runs_user_code(q: Any) -> bool:
 def _internal(module: str) -> bool:
     return module == __name__
 
-for _name in ("mutex", "not_empty", "not_full", "all_tasks_done"):
-    setattr(_ItemEdges, _name, stdlocks.StdlibLockAttr(_name, vars(queue), _internal, _runs_user_code,
-                                                       by_type=True))
+
+#: The locks a queue makes for itself (see :mod:`racedet.models.stdlocks`).
+_LOCK_ATTRS = ("mutex", "not_empty", "not_full", "all_tasks_done")
 
 
 def _done_sv(q: Any) -> engine.SyncVar:
@@ -298,18 +304,6 @@ def _done_sv(q: Any) -> engine.SyncVar:
     if sv is None:
         sv = q.__dict__.setdefault("_rd_done", engine.SyncVar())
     return sv
-
-
-class Queue(_ItemEdges, _orig["Queue"]):  # type: ignore[misc, valid-type]
-    """``queue.Queue`` with put -> get edges per item."""
-
-
-class LifoQueue(_ItemEdges, _orig["LifoQueue"]):  # type: ignore[misc, valid-type]
-    """``queue.LifoQueue`` with put -> get edges per item."""
-
-
-class PriorityQueue(_ItemEdges, _orig["PriorityQueue"]):  # type: ignore[misc, valid-type]
-    """``queue.PriorityQueue`` with put -> get edges per item."""
 
 
 class _Stamped:
@@ -325,8 +319,10 @@ class _Stamped:
         self.vc = vc
 
 
-class SimpleQueue(_orig["SimpleQueue"]):  # type: ignore[misc, valid-type]
-    """``queue.SimpleQueue`` with put -> get edges per item (it has no _put/_get hooks)."""
+class _SimpleEdges:
+    """Mixin for ``queue.SimpleQueue``: put -> get edges per item (it has no _put/_get hooks)."""
+
+    _rd_empty = queue.Empty
 
     def put(self, item: Any, block: bool = True, timeout: Optional[float] = None) -> None:
         if engine.TRACKING:
@@ -350,13 +346,13 @@ class SimpleQueue(_orig["SimpleQueue"]):  # type: ignore[misc, valid-type]
             box: list = []
             try:  # an item is usually there: no blocked-thread bookkeeping
                 box.append(sup(False))
-            except queue.Empty:
+            except self._rd_empty:
                 pass
             if not box:
                 def w(t: Optional[float]) -> bool:
                     try:
                         box.append(sup(True, t))
-                    except queue.Empty:
+                    except self._rd_empty:
                         return False
                     return True
 
@@ -372,13 +368,58 @@ class SimpleQueue(_orig["SimpleQueue"]):  # type: ignore[misc, valid-type]
         return self.get(False)
 
 
+def _models_over(mod: ModuleType) -> Dict[str, type]:
+    """The model classes over one copy of the queue module (its classes, exceptions, globals)."""
+    home = vars(mod)
+    attrs: Dict[str, Any] = {n: stdlocks.StdlibLockAttr(n, home, _internal, _runs_user_code, by_type=True)
+                             for n in _LOCK_ATTRS}
+    attrs.update(_rd_empty=home["Empty"], _rd_full=home["Full"], __module__=__name__)
+    edges = type("_ItemEdges", (_ItemEdges,), attrs)
+    out: Dict[str, type] = {}
+    for name in ("Queue", "LifoQueue", "PriorityQueue"):
+        out[name] = type(name, (edges, home[name]), {
+            "__module__": __name__, "__qualname__": name,
+            "__doc__": f"``queue.{name}`` with put -> get edges per item."})
+    out["SimpleQueue"] = type("SimpleQueue", (_SimpleEdges, home["SimpleQueue"]), {
+        "__module__": __name__, "__qualname__": "SimpleQueue", "_rd_empty": home["Empty"],
+        "__doc__": "``queue.SimpleQueue`` with put -> get edges per item."})
+    return out
+
+
+_models = _models_over(queue)
+Queue = _models["Queue"]
+LifoQueue = _models["LifoQueue"]
+PriorityQueue = _models["PriorityQueue"]
+SimpleQueue = _models["SimpleQueue"]
+
+#: Copies of the module the program loaded, with the classes the models replaced there.
+_copies: List[Tuple["weakref.ref[ModuleType]", Dict[str, Any]]] = []
+
+
+def model_module(mod: ModuleType) -> None:
+    """A copy of the queue module was just executed: its queues get the models too."""
+    home = vars(mod)
+    if not all(isinstance(home.get(n), type) for n in _MODELLED + ("Empty", "Full")):
+        return   # not a queue module as racedet knows it: left as it is
+    originals = {n: home[n] for n in _MODELLED}
+    for name, cls in _models_over(mod).items():
+        setattr(mod, name, cls)
+    _copies.append((weakref.ref(mod), originals))
+
+
 def install() -> None:
-    queue.Queue = Queue  # type: ignore[misc]
-    queue.LifoQueue = LifoQueue  # type: ignore[misc]
-    queue.PriorityQueue = PriorityQueue  # type: ignore[misc]
-    queue.SimpleQueue = SimpleQueue  # type: ignore[misc]
+    for name, cls in _models.items():
+        setattr(queue, name, cls)
+    reimports.watch("queue", model_module)
 
 
 def uninstall() -> None:
+    reimports.unwatch("queue")
     for name, orig in _orig.items():
         setattr(queue, name, orig)
+    for ref, originals in _copies:
+        mod = ref()
+        if mod is not None:
+            for name, orig in originals.items():
+                setattr(mod, name, orig)
+    _copies.clear()
