@@ -39,7 +39,7 @@ from pytest_racedet.census import LEAK_GRACE
 from pytest_racedet.options import RaceOptions, load_settings, marker_settings
 from pytest_racedet.render import (_FRAMEWORK_DIRS, PLUGIN_DIR, Record, Reporter, _outside_note, _where,
                                    grouped_lines, longrepr, short_message, summary_line, trim_finding)
-from racedet import blocking, engine, files
+from racedet import blocking, engine, files, lockorder
 from racedet.blocking import DeadlockAbort
 from racedet.exceptions import ConfigError
 from racedet.model import BlockedThread, Deadlock, Findings, Frame
@@ -370,6 +370,7 @@ class RaceSession:
         self._main_ts.abort = None   # a second interrupt of the same deadlock must not leak out
 
     def _end(self, item: pytest.Item, st: _TestState) -> None:
+        lockorder.settle(final=True)   # the test is over: its pending lock-order cycles are reported
         try:
             if not st.races:
                 engine.enable()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import CORES, marked_pair, run_plain, run_racedet, write
+from helpers import CORES, line_of, marked_pair, run_plain, run_racedet, write
 
 # --------------------------------------------------------------------------
 # Fidelity: what the program sees is what python shows
@@ -161,3 +161,125 @@ def test_no_race(tmp_path, name, core):
 def test_racy_twin(tmp_path, name, core):
     res = run_racedet(tmp_path, RACY[name], extra_env={"RACEDET_CORE": core})
     assert res.race_lines() == [marked_pair(RACY[name])], res.stdout
+
+
+# --------------------------------------------------------------------------
+# Lock order: edges formed under a hold that another thread released are void
+
+NO_INVERSION = {
+    # readerwriterlock's reader protocol (realworld/repro/lock_as_semaphore_order.py):
+    # A takes count -> resource to enter and count again to leave while
+    # resource is held for all readers; B, the last reader, releases it.
+    "last reader releases": """
+        import threading
+        resource, count_lock = threading.Lock(), threading.Lock()
+        readers = [0]
+        def enter():
+            with count_lock:
+                readers[0] += 1
+                if readers[0] == 1:
+                    resource.acquire()
+        def leave():
+            with count_lock:
+                readers[0] -= 1
+                if readers[0] == 0:
+                    resource.release()
+        a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+        def reader_a():
+            enter(); a_in.set(); b_in.wait(); leave(); a_out.set()
+        def reader_b():
+            a_in.wait(); enter(); b_in.set(); a_out.wait(); leave()
+        ts = [threading.Thread(target=reader_a), threading.Thread(target=reader_b)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        with resource:
+            pass
+        print("ok")
+    """,
+    # The same, the acquirer having ended before the release.
+    "acquirer ended before the release": """
+        import threading
+        token, other = threading.Lock(), threading.Lock()
+        def take():
+            with other:
+                token.acquire()
+            with other:          # token is held, for someone else to release
+                pass
+        t = threading.Thread(target=take); t.start(); t.join()
+        t = threading.Thread(target=token.release); t.start(); t.join()
+        print("ok")
+    """,
+}
+
+INVERSION = {
+    # Two threads, opposite orders, each releasing its own locks.
+    "two threads": """
+        import threading
+        a, b = threading.Lock(), threading.Lock()
+        def one():
+            with a:
+                with b:  # first
+                    pass
+        def two():
+            with b:
+                with a:  # second
+                    pass
+        t = threading.Thread(target=one); t.start(); t.join()
+        t = threading.Thread(target=two); t.start(); t.join()
+        print("ok")
+    """,
+    # The closing edge's hold never ends: reported at the end of the run.
+    "hold kept to the end": """
+        import threading
+        a, b = threading.Lock(), threading.Lock()
+        with a:
+            with b:  # first
+                pass
+        b.acquire()
+        a.acquire()  # second
+        print("ok")
+    """,
+    # A hold voided by another thread's release removes only its own edges:
+    # the same pair taken under the thread's own holds is reported.
+    "after a voided hold": """
+        import threading
+        a, b = threading.Lock(), threading.Lock()
+        def take():
+            a.acquire()
+            with b:      # a is held, for someone else to release
+                pass
+        t = threading.Thread(target=take); t.start(); t.join()
+        t = threading.Thread(target=a.release); t.start(); t.join()
+        def one():
+            with a:
+                with b:  # first
+                    pass
+        def two():
+            with b:
+                with a:  # second
+                    pass
+        t = threading.Thread(target=one); t.start(); t.join()
+        t = threading.Thread(target=two); t.start(); t.join()
+        print("ok")
+    """,
+}
+
+
+@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("name", sorted(NO_INVERSION))
+def test_no_inversion(tmp_path, name, core):
+    res = run_racedet(tmp_path, NO_INVERSION[name], extra_env={"RACEDET_CORE": core})
+    assert res.report["lock_order_inversions"] == [], res.stderr
+    assert res.races == [] and res.returncode == 0, res.stderr
+    assert res.stdout == "ok\n"
+
+
+@pytest.mark.parametrize("core", CORES)
+@pytest.mark.parametrize("name", sorted(INVERSION))
+def test_inversion(tmp_path, name, core):
+    src = INVERSION[name]
+    res = run_racedet(tmp_path, src, extra_env={"RACEDET_CORE": core})
+    (inv,) = res.report["lock_order_inversions"]
+    lines = sorted(edge["stack"][0]["line"] for edge in inv["cycle"])
+    assert lines == [line_of(src, "# first"), line_of(src, "# second")], res.stderr
+    assert res.stdout == "ok\n"

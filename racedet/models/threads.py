@@ -16,7 +16,7 @@ import threading
 import weakref
 from typing import Optional
 
-from racedet import blocking, engine, frames
+from racedet import blocking, engine, frames, lockorder
 
 _Thread = threading.Thread
 _orig_start = _Thread.start
@@ -64,6 +64,8 @@ def _bootstrap_inner(self: threading.Thread) -> None:
     finally:
         if ts is not None:
             engine.thread_end(ts)
+        if lockorder._pending:
+            lockorder.settle()   # this thread's holds have ended (or never will)
 
 
 def join(self: threading.Thread, timeout: Optional[float] = None) -> None:
@@ -128,4 +130,5 @@ def uninstall() -> None:
 def shutdown_threads() -> None:
     """Wait for non-daemon threads now, as Python's exit would (idempotent)."""
     threading._shutdown()  # type: ignore[attr-defined]
+    lockorder.settle(final=True)   # the run is over: what is pending is reported
 
