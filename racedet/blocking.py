@@ -22,6 +22,9 @@ from racedet.model import BlockedThread, Deadlock
 #: Idents of racedet's own threads (the watchdog): never leaks, never counted.
 internal_idents: set = set()
 
+#: The interpreter's own (the threads model patches ``_thread``'s): racedet's threads are not the program's.
+_start_new_thread = _thread.start_new_thread
+
 #: How many of racedet's own threads ``_thread._count()`` counts now: the
 #: program's count is the raw one less these (see :func:`start_internal`).
 internal_counted = 0
@@ -239,7 +242,7 @@ def start_internal(fn: Callable[[], None]) -> None:
             with _internal_count_lock:
                 internal_counted -= 1
 
-    _thread.start_new_thread(run, ())
+    _start_new_thread(run, ())
     running.acquire()
 
 

@@ -137,8 +137,52 @@ def _queue_program(copy: str, kind: str, racy: str = "") -> str:
     return "\n".join(out) + "\n"
 
 
-NO_RACE: dict = {}
-RACY: dict = {}
+# Threads started with _thread.start_new_thread: the start orders the
+# starter's earlier writes before the new thread (a second thread runs
+# throughout, so nothing is forgotten for being alone).
+_START_NEW_THREAD = """
+    import _thread
+    import threading
+
+
+    class Box:
+        pass
+
+
+    box = Box()
+    stay, done = threading.Event(), threading.Event()
+    other = threading.Thread(target=stay.wait)
+    other.start()
+    box.x = 1                          # BEFORE
+
+
+    def f(k, add=0):
+        box.y = box.x + k + add        # BEFORE AFTER
+        done.set()
+
+
+    _thread.start_new_thread(f, (1,), {"add": 1})
+    box.x = 2                          # AFTER
+    done.wait()
+    print(box.y > 0)
+    stay.set()
+    other.join()
+    print("ok")
+"""
+
+
+def _start_new_thread_program(racy: bool) -> str:
+    out = []
+    for line in _START_NEW_THREAD.splitlines():
+        code, sep, marks = line.partition("# ")
+        if sep and marks.split() == ["AFTER"] and not racy:
+            continue
+        out.append((code + ("# R" if racy and "AFTER" in marks.split() else "")).rstrip() if sep else line)
+    return "\n".join(out) + "\n"
+
+
+NO_RACE: dict = {"start_new_thread": _start_new_thread_program(False)}
+RACY: dict = {"start_new_thread_write_after_start": _start_new_thread_program(True)}
 for _copy in _COPIES:
     for _kind in ("Queue", "LifoQueue", "PriorityQueue"):
         NO_RACE[f"queue_{_copy}_{_kind}"] = _queue_program(_copy, _kind)

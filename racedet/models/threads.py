@@ -27,6 +27,51 @@ _orig_shutdown = threading._shutdown  # type: ignore[attr-defined]
 _orig_count = _thread._count
 
 
+_orig_start_new_thread = _thread.start_new_thread
+
+
+class _Started:
+    """What ``_thread.start_new_thread`` runs under the model: the program's function, bound to its state.
+
+    It stands for the function where the interpreter shows it ("Exception
+    ignored in thread started by: ..." names its repr).
+    """
+
+    __slots__ = ("function", "ts")
+
+    def __init__(self, function: object, ts: "engine.ThreadState") -> None:
+        self.function = function
+        self.ts = ts
+
+    def __call__(self, *args: object, **kwargs: object) -> None:
+        ts = self.ts
+        engine.thread_begin(ts)
+        try:
+            self.function(*args, **kwargs)  # type: ignore[operator]
+        except BaseException as e:
+            frames.hide_own(e)
+            raise
+        finally:
+            engine.thread_end(ts)
+
+    def __repr__(self) -> str:
+        return repr(self.function)
+
+
+def start_new_thread(function: object, args: tuple, kwargs: Optional[dict] = None) -> int:
+    """``_thread.start_new_thread``: what the starter did before happens before the new thread runs."""
+    rest = () if kwargs is None else (kwargs,)
+    if not engine.TRACKING or not callable(function) or type(args) is not tuple:
+        return _orig_start_new_thread(function, args, *rest)   # and _thread's errors, as python raises them
+    ts = engine.fork("Dummy", frames.capture_raw(sys._getframe(1)))
+    try:
+        return _orig_start_new_thread(_Started(function, ts), args, *rest)
+    except BaseException as e:
+        engine.thread_end(ts)
+        frames.hide_own(e)
+        raise
+
+
 def _count() -> int:
     """``_thread._count()`` as the program would see it: racedet's own threads are not counted."""
     return max(0, _orig_count() - blocking.internal_counted)
@@ -113,6 +158,8 @@ def install() -> None:
     _Thread.is_alive = is_alive  # type: ignore[method-assign]
     threading._shutdown = _shutdown  # type: ignore[attr-defined]
     _thread._count = _count
+    _thread.start_new_thread = start_new_thread
+    _thread.start_new = start_new_thread  # the old name of the same function
     # The pure-Python local (and its subclasses) keeps attributes per thread,
     # as _thread._local does: they never race.
     engine.register_ignored_type(_threading_local.local)
@@ -125,6 +172,8 @@ def uninstall() -> None:
     _Thread.is_alive = _orig_is_alive  # type: ignore[method-assign]
     threading._shutdown = _orig_shutdown  # type: ignore[attr-defined]
     _thread._count = _orig_count
+    _thread.start_new_thread = _orig_start_new_thread
+    _thread.start_new = _orig_start_new_thread
 
 
 def shutdown_threads() -> None:
