@@ -273,7 +273,7 @@ class RaceSession:
 
         alive = census.thread_keys()
         for t in threading.enumerate():
-            ts = getattr(t, "_racedet_ts", None)
+            ts = engine.thread_states.get(t)
             if ts is None:
                 continue
             key = ("t", ts.tid)

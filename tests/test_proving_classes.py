@@ -56,6 +56,37 @@ FIDELITY = {
             freed.append(wr() is None)
         print("freed:", freed)
     """,
+    # The program's objects get no attributes of racedet's (pebble compares
+    # a queue's before and after): queues, threads, futures.
+    "no_injected_attributes": """
+        import queue
+        import threading
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        def attrs(obj):
+            return sorted(vars(obj))
+
+        for q in (queue.Queue(), queue.Queue(1), queue.LifoQueue(), queue.PriorityQueue()):
+            before = attrs(q)
+            q.put(1)
+            q.get()
+            q.task_done()
+            q.join()
+            print(type(q).__name__, attrs(q) == before)
+        t = threading.Thread(target=lambda: None)
+        before = attrs(t)
+        t.start()
+        t.join()
+        print("Thread", [n for n in attrs(t) if n not in before])
+        f = Future()
+        f.add_done_callback(lambda f: None)
+        f.set_result(1)
+        f.result()
+        with ThreadPoolExecutor(1) as ex:
+            g = ex.submit(int)
+            g.result()
+        print("Future", attrs(f), attrs(g) == attrs(Future()))
+    """,
 }
 
 

@@ -39,6 +39,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from racedet import blocking, engine, frames
 from racedet.clock import join_into
 from racedet.models import reimports, stdlocks
+from racedet.sidetable import SideTable
 
 #: The classes a copy of the queue module has, which the models replace.
 _MODELLED = ("Queue", "LifoQueue", "PriorityQueue", "SimpleQueue")
@@ -86,14 +87,27 @@ def _take(clocks: dict, item: Any) -> Optional[dict]:
     return dict(ent[1])   # still shared with a later put of the same object: a copy
 
 
+class _QueueState:
+    """What racedet keeps about one queue (beside it: the queue gets no attributes)."""
+
+    __slots__ = ("clocks", "puts", "gets", "freed", "done")
+
+    def __init__(self) -> None:
+        self.clocks: dict = {}               # id(item) -> [count, clock] of the pending puts
+        self.puts = 0                        # how many _put / _get ran (bounded queues: the semaphore's count)
+        self.gets = 0
+        self.freed: Optional[dict] = None    # get number -> its clock, for the put maxsize later
+        self.done: Optional[engine.SyncVar] = None   # task_done -> join
+
+
+_states: SideTable[_QueueState] = SideTable(_QueueState)
+
+
 class _ItemEdges:
     """Mixin for Queue and its subclasses: ``_put``/``_get`` run under the queue's mutex."""
 
-    _rd_clocks: dict
     _rd_empty = queue.Empty   # this copy of the module's exceptions
     _rd_full = queue.Full
-    _rd_puts = 0        # how many _put / _get ran (bounded queues: the semaphore's count)
-    _rd_gets = 0
 
     def _put(self, item: Any) -> None:
         if engine.TRACKING:
@@ -103,20 +117,18 @@ class _ItemEdges:
                 vc = engine.snapshot()   # _put called directly, not by put()
             else:
                 h.put_vc = None
-            try:
-                clocks = self._rd_clocks
-            except AttributeError:
-                clocks = self._rd_clocks = {}
-            _record(clocks, item, vc)
-            if self.maxsize > 0:  # type: ignore[attr-defined]
-                self._rd_room_taken(h)
+            st = _states.of(self)
+            if st is not None:
+                _record(st.clocks, item, vc)
+                if self.maxsize > 0:  # type: ignore[attr-defined]
+                    self._rd_room_taken(st, h)
         super()._put(item)  # type: ignore[misc]
 
-    def _rd_room_taken(self, h: _Handoff) -> None:
+    def _rd_room_taken(self, st: _QueueState, h: _Handoff) -> None:
         """This put is number p: the get number p - maxsize made its room (mutex held)."""
-        p = self._rd_puts
-        self._rd_puts = p + 1
-        freed = self.__dict__.get("_rd_freed")
+        p = st.puts
+        st.puts = p + 1
+        freed = st.freed
         if freed:
             vc = freed.pop(p - self.maxsize, None)  # type: ignore[attr-defined]
             if vc is not None:
@@ -125,19 +137,19 @@ class _ItemEdges:
                 else:
                     engine.acquire_clock(vc)   # _put called directly, not by put()
 
-    def _rd_room_made(self, h: _Handoff) -> None:
+    def _rd_room_made(self, st: _QueueState, h: _Handoff) -> None:
         """This get is number g: leave its clock for the put number g + maxsize (mutex held)."""
-        g = self._rd_gets
-        self._rd_gets = g + 1
+        g = st.gets
+        st.gets = g + 1
         vc = h.get_vc
         h.get_vc = None
-        if g + self.maxsize < self._rd_puts:  # type: ignore[attr-defined]
+        if g + self.maxsize < st.puts:  # type: ignore[attr-defined]
             return   # items left otherwise (q.queue.clear()): that put is past
         if vc is None:
             vc = engine.snapshot()   # _get called directly, not by get()
-        freed = self.__dict__.get("_rd_freed")
+        freed = st.freed
         if freed is None:
-            freed = self.__dict__["_rd_freed"] = {}
+            freed = st.freed = {}
         freed[g] = vc
 
     def _get(self) -> Any:
@@ -145,8 +157,12 @@ class _ItemEdges:
         if engine.TRACKING:
             h = _handoff
             if self.maxsize > 0:  # type: ignore[attr-defined]
-                self._rd_room_made(h)
-            clocks = getattr(self, "_rd_clocks", None)
+                st = _states.of(self)
+                if st is not None:
+                    self._rd_room_made(st, h)
+            else:
+                st = _states.get(self)
+            clocks = st.clocks if st is not None else None
             if clocks:
                 vc = _take(clocks, item)
                 if vc is not None:
@@ -300,10 +316,19 @@ _LOCK_ATTRS = ("mutex", "not_empty", "not_full", "all_tasks_done")
 
 
 def _done_sv(q: Any) -> engine.SyncVar:
-    sv = q.__dict__.get("_rd_done")
+    st = _states.of(q)
+    if st is None:   # pragma: no cover - a queue takes weak references
+        return engine.SyncVar()
+    sv = st.done
     if sv is None:
-        sv = q.__dict__.setdefault("_rd_done", engine.SyncVar())
+        with _done_lock:
+            sv = st.done
+            if sv is None:
+                sv = st.done = engine.SyncVar()
     return sv
+
+
+_done_lock = _thread.allocate_lock()   # racedet's own: makes each queue's task_done clock once
 
 
 class _Stamped:

@@ -80,10 +80,10 @@ def _count() -> int:
 def start(self: threading.Thread) -> None:
     # A subclass that skipped Thread.__init__ gets threading's RuntimeError
     # ("thread.__init__() not called"), before anything here reads its name.
-    if self._initialized and engine.TRACKING and getattr(self, "_racedet_ts", None) is None:  # type: ignore[attr-defined]
+    if self._initialized and engine.TRACKING and engine.thread_states.get(self) is None:  # type: ignore[attr-defined]
         ts = engine.fork(self.name, frames.capture_raw(sys._getframe(1)))
         ts.thread_ref = weakref.ref(self)
-        self._racedet_ts = ts  # type: ignore[attr-defined]
+        engine.thread_states.put(self, ts)
     try:
         _orig_start(self)
     except BaseException as e:
@@ -92,7 +92,7 @@ def start(self: threading.Thread) -> None:
 
 
 def _bootstrap_inner(self: threading.Thread) -> None:
-    ts = getattr(self, "_racedet_ts", None)
+    ts = engine.thread_states.get(self)
     if ts is not None:
         engine.thread_begin(ts)
     invoke = getattr(self, "_invoke_excepthook", None)
@@ -124,12 +124,12 @@ def join(self: threading.Thread, timeout: Optional[float] = None) -> None:
                 return not _orig_is_alive(self)
 
             blocking.wait_for("Thread.join", w, None, lambda: not _orig_is_alive(self),
-                              getattr(self, "_racedet_ts", None))
+                              engine.thread_states.get(self))
     except BaseException as e:
         frames.hide_own(e)
         raise
     if engine.TRACKING and not _orig_is_alive(self):
-        engine.join(getattr(self, "_racedet_ts", None))
+        engine.join(engine.thread_states.get(self))
 
 
 def is_alive(self: threading.Thread) -> bool:
@@ -139,7 +139,7 @@ def is_alive(self: threading.Thread) -> bool:
         frames.hide_own(e)
         raise
     if not alive and engine.TRACKING:
-        ts = getattr(self, "_racedet_ts", None)
+        ts = engine.thread_states.get(self)
         if ts is not None and ts.final_vc is not None:
             engine.join(ts)
     return alive
