@@ -56,6 +56,21 @@ FIDELITY = {
             freed.append(wr() is None)
         print("freed:", freed)
     """,
+    # A negative timeout is queue.py's ValueError, whether or not the call would wait
+    # (CPython's test_queue, now run on modelled copies of the module).
+    "queue_negative_timeout": """
+        import queue
+        import traceback
+        for cls in (queue.Queue, queue.LifoQueue, queue.PriorityQueue):
+            q = cls(3)
+            q.put(0)
+            for call in (lambda: q.put(1, timeout=-1), lambda: q.get(True, timeout=-1)):
+                try:
+                    call()
+                except ValueError as e:
+                    print(cls.__name__, "ValueError", e, len(traceback.extract_tb(e.__traceback__)))
+        print(queue.Queue().put(1, timeout=-1))
+    """,
     # The program's objects get no attributes of racedet's (pebble compares
     # a queue's before and after): queues, threads, futures.
     "no_injected_attributes": """

@@ -194,8 +194,8 @@ class _ItemEdges:
 
     def _get_item(self, block: bool, timeout: Optional[float]) -> Any:
         sup = super().get  # type: ignore[misc]
-        if not block:
-            return sup(False)
+        if not block or (timeout is not None and timeout < 0):
+            return sup(block, timeout)   # and queue.py's ValueError for a negative timeout
         # An item is usually there: take it as a blocking get would, without
         # the blocked-thread bookkeeping.
         try:
@@ -240,8 +240,8 @@ class _ItemEdges:
 
     def _put_item(self, item: Any, block: bool, timeout: Optional[float]) -> None:
         sup = super().put  # type: ignore[misc]
-        if not block or self.maxsize <= 0:  # type: ignore[attr-defined]
-            return sup(item, block, timeout)
+        if not block or self.maxsize <= 0 or (timeout is not None and timeout < 0):  # type: ignore[attr-defined]
+            return sup(item, block, timeout)   # and queue.py's ValueError for a negative timeout
         try:  # there is usually room: no blocked-thread bookkeeping
             return sup(item, False)
         except self._rd_full:
