@@ -66,7 +66,7 @@ def thread_keys() -> Dict[int, tuple]:
     """
     states: Dict[int, Any] = {}
     for t in threading.enumerate():     # live threads only: engine.threads_by_tid keeps every thread ever
-        ts = getattr(t, "_racedet_ts", None)
+        ts = engine.thread_states.get(t)
         if ts is not None and t.ident is not None and ts.ident == t.ident and not ts.finished:
             states[t.ident] = ts
     out = {}

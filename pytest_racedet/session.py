@@ -39,7 +39,7 @@ from pytest_racedet.census import LEAK_GRACE
 from pytest_racedet.options import RaceOptions, load_settings, marker_settings
 from pytest_racedet.render import (_FRAMEWORK_DIRS, PLUGIN_DIR, Record, Reporter, _outside_note, _where,
                                    grouped_lines, longrepr, short_message, summary_line, trim_finding)
-from racedet import blocking, engine, files
+from racedet import blocking, engine, files, lockorder
 from racedet.blocking import DeadlockAbort
 from racedet.exceptions import ConfigError
 from racedet.model import BlockedThread, Deadlock, Findings, Frame
@@ -295,7 +295,7 @@ class RaceSession:
 
         alive = census.thread_keys()
         for t in threading.enumerate():
-            ts = getattr(t, "_racedet_ts", None)
+            ts = engine.thread_states.get(t)
             if ts is None:
                 continue
             key = ("t", ts.tid)
@@ -392,6 +392,7 @@ class RaceSession:
         self._main_ts.abort = None   # a second interrupt of the same deadlock must not leak out
 
     def _end(self, item: pytest.Item, st: _TestState) -> None:
+        lockorder.settle(final=True)   # the test is over: its pending lock-order cycles are reported
         try:
             if not st.races:
                 engine.enable()

@@ -22,6 +22,14 @@ from racedet.model import BlockedThread, Deadlock
 #: Idents of racedet's own threads (the watchdog): never leaks, never counted.
 internal_idents: set = set()
 
+#: The interpreter's own (the threads model patches ``_thread``'s): racedet's threads are not the program's.
+_start_new_thread = _thread.start_new_thread
+
+#: How many of racedet's own threads ``_thread._count()`` counts now: the
+#: program's count is the raw one less these (see :func:`start_internal`).
+internal_counted = 0
+_internal_count_lock = _thread.allocate_lock()
+
 #: Called with the Deadlock when every thread is blocked for good.  The CLI
 #: prints and exits; the pytest plugin fails the running test.
 on_deadlock: Optional[Callable[[Deadlock], None]] = None
@@ -205,6 +213,39 @@ _watch_lock = _thread.allocate_lock()
 enabled = True
 
 
+def start_internal(fn: Callable[[], None]) -> None:
+    """Run ``fn`` in a thread of racedet's own, invisible to the program.
+
+    The program counts threads with ``_thread._count()`` (CPython's
+    test.support compares it before and after a test), which the threads
+    model reports less :data:`internal_counted`.  The interpreter counts a
+    thread before its function starts and uncounts it after the function
+    returns; so the thread counts itself in first thing, and this returns
+    only then (a count taken after starting the watchdog is never one too
+    high), and counts itself out last thing (in the short window after,
+    the count is one too high, as for any thread that is ending).
+    Raises RuntimeError if no thread can start (interpreter shutdown).
+    """
+    running = _thread.allocate_lock()
+    running.acquire()
+
+    def run() -> None:
+        global internal_counted
+        internal_idents.add(_thread.get_ident())
+        with _internal_count_lock:
+            internal_counted += 1
+        running.release()
+        try:
+            fn()
+        finally:
+            internal_idents.discard(_thread.get_ident())
+            with _internal_count_lock:
+                internal_counted -= 1
+
+    _start_new_thread(run, ())
+    running.acquire()
+
+
 def _ensure_watchdog() -> None:
     global _watchdog_started
     if _watchdog_started or not enabled:
@@ -213,7 +254,7 @@ def _ensure_watchdog() -> None:
         if _watchdog_started:
             return
         try:
-            _thread.start_new_thread(_watch, ())
+            start_internal(_watch)
         except RuntimeError:  # interpreter shutdown (3.12+): no new threads
             return
         _watchdog_started = True
@@ -277,7 +318,6 @@ def start_timer(seconds: float, fn: Callable[[], None]) -> Callable[[], None]:
             pending_timers -= 1
 
     def run() -> None:
-        internal_idents.add(_thread.get_ident())
         try:
             if not cancelled.acquire(True, max(0.0, seconds)):
                 try:
@@ -287,7 +327,6 @@ def start_timer(seconds: float, fn: Callable[[], None]) -> Callable[[], None]:
                     pass
         finally:
             finish()
-            internal_idents.discard(_thread.get_ident())
 
     def cancel() -> None:
         try:
@@ -298,7 +337,7 @@ def start_timer(seconds: float, fn: Callable[[], None]) -> Callable[[], None]:
 
     with _timer_lock:
         pending_timers += 1
-    _thread.start_new_thread(run, ())
+    start_internal(run)
     return cancel
 
 
@@ -359,7 +398,6 @@ def describe_threads(idents: Optional[List[int]] = None) -> List[BlockedThread]:
 def _watch() -> None:
     import time
 
-    internal_idents.add(_thread.get_ident())
     last = None
     while True:
         time.sleep(POLL)

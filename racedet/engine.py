@@ -23,6 +23,7 @@ import weakref
 from typing import Any, Callable, Dict, List, Optional
 
 from racedet import frames
+from racedet.sidetable import SideTable
 from racedet.clock import REBASE_AT, TID_BITS, TID_MASK, TVectorClock, join_into, rebased, time_of
 from racedet.model import Access, Frame, HeldLock, Race
 
@@ -106,6 +107,10 @@ def _new_tid() -> int:
     return tid
 
 
+#: threading.Thread objects -> their states (kept beside them: the program's objects get no attributes).
+thread_states: "SideTable[ThreadState]" = SideTable(lambda: None)  # type: ignore[arg-type, return-value]
+
+
 def adopt_current_thread() -> ThreadState:
     """Give a thread racedet did not see start (main, or a foreign thread) its state.
 
@@ -115,14 +120,11 @@ def adopt_current_thread() -> ThreadState:
     import threading
 
     t = threading.current_thread()
-    ts = getattr(t, "_racedet_ts", None)
+    ts = thread_states.get(t)
     if ts is None:
         ts = ThreadState(_new_tid(), {}, t.name)
         ts.thread_ref = weakref.ref(t)
-        try:
-            t._racedet_ts = ts
-        except Exception:  # pragma: no cover - a Thread subclass with __slots__
-            pass
+        thread_states.put(t, ts)
         with _sync_lock:
             threads_by_tid[ts.tid] = ts
             _states_in_order.append(ts)

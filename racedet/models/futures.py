@@ -25,6 +25,7 @@ from typing import Any, Iterator
 
 from racedet import engine, frames
 from racedet.models import locks
+from racedet.sidetable import SideTable
 
 Future = _base.Future
 _orig = {
@@ -40,11 +41,13 @@ _orig = {
 }
 
 
+#: Each future's completion clock and its callbacks' (beside the future: it gets no attributes).
+_done_svs: SideTable[engine.SyncVar] = SideTable(engine.SyncVar)
+_cb_svs: SideTable[engine.SyncVar] = SideTable(engine.SyncVar)
+
+
 def _sv(f: Any) -> engine.SyncVar:
-    sv = f.__dict__.get("_rd_sv")
-    if sv is None:
-        sv = f.__dict__.setdefault("_rd_sv", engine.SyncVar())
-    return sv
+    return _done_svs.of(f) or engine.SyncVar()
 
 
 def _seen_done(f: Any) -> None:
@@ -118,25 +121,27 @@ def add_done_callback(self: Any, fn: Any) -> None:
 
 
 def _cb_sv(f: Any) -> engine.SyncVar:
-    sv = f.__dict__.get("_rd_cb")
-    if sv is None:
-        sv = f.__dict__.setdefault("_rd_cb", engine.SyncVar())
-    return sv
+    return _cb_svs.of(f) or engine.SyncVar()
 
 
 def _invoke_callbacks(self: Any) -> None:
     """The callbacks added while the future was pending run after their adders' adds."""
     if engine.TRACKING:
-        sv = self.__dict__.get("_rd_cb")
+        sv = _cb_svs.get(self)
         if sv is not None:
             engine.acquire(sv)
     _orig["_invoke_callbacks"](self)
 
 
 def as_completed(fs: Any, timeout: Any = None) -> Iterator[Any]:
+    # The generator holds no yielded future while it is suspended (as the
+    # original does): the caller may drop it and see it freed.
+    box: list = []
     for f in _orig["as_completed"](fs, timeout):
         _seen_done(f)
-        yield f
+        box.append(f)
+        del f
+        yield box.pop()
 
 
 def wait(fs: Any, timeout: Any = None, return_when: str = _base.ALL_COMPLETED) -> Any:

@@ -21,24 +21,29 @@ The mutex and its conditions become edges where user code is involved
 with every other such section, and a subclass with its own ``_put``,
 ``_get`` or ``_qsize`` (run under the mutex by ``put``/``get``) has all its
 sections ordered by the mutex, as its user code needs.
+
+Every copy of the module the program loads gets the same models
+(:func:`model_module`: importlib.reload, or test.support's
+import_fresh_module as CPython's test_queue uses): the classes are built
+over that copy's own classes, exceptions and globals.
 """
 
 from __future__ import annotations
 
 import _thread
 import queue
-from typing import Any, Optional
+import weakref
+from types import ModuleType
+from typing import Any, Dict, List, Optional, Tuple
 
 from racedet import blocking, engine, frames
 from racedet.clock import join_into
-from racedet.models import stdlocks
+from racedet.models import reimports, stdlocks
+from racedet.sidetable import SideTable
 
-_orig = {
-    "Queue": queue.Queue,
-    "LifoQueue": queue.LifoQueue,
-    "PriorityQueue": queue.PriorityQueue,
-    "SimpleQueue": queue.SimpleQueue,
-}
+#: The classes a copy of the queue module has, which the models replace.
+_MODELLED = ("Queue", "LifoQueue", "PriorityQueue", "SimpleQueue")
+_orig = {name: getattr(queue, name) for name in _MODELLED}
 
 
 class _Handoff(_thread._local):
@@ -82,12 +87,27 @@ def _take(clocks: dict, item: Any) -> Optional[dict]:
     return dict(ent[1])   # still shared with a later put of the same object: a copy
 
 
+class _QueueState:
+    """What racedet keeps about one queue (beside it: the queue gets no attributes)."""
+
+    __slots__ = ("clocks", "puts", "gets", "freed", "done")
+
+    def __init__(self) -> None:
+        self.clocks: dict = {}               # id(item) -> [count, clock] of the pending puts
+        self.puts = 0                        # how many _put / _get ran (bounded queues: the semaphore's count)
+        self.gets = 0
+        self.freed: Optional[dict] = None    # get number -> its clock, for the put maxsize later
+        self.done: Optional[engine.SyncVar] = None   # task_done -> join
+
+
+_states: SideTable[_QueueState] = SideTable(_QueueState)
+
+
 class _ItemEdges:
     """Mixin for Queue and its subclasses: ``_put``/``_get`` run under the queue's mutex."""
 
-    _rd_clocks: dict
-    _rd_puts = 0        # how many _put / _get ran (bounded queues: the semaphore's count)
-    _rd_gets = 0
+    _rd_empty = queue.Empty   # this copy of the module's exceptions
+    _rd_full = queue.Full
 
     def _put(self, item: Any) -> None:
         if engine.TRACKING:
@@ -97,20 +117,18 @@ class _ItemEdges:
                 vc = engine.snapshot()   # _put called directly, not by put()
             else:
                 h.put_vc = None
-            try:
-                clocks = self._rd_clocks
-            except AttributeError:
-                clocks = self._rd_clocks = {}
-            _record(clocks, item, vc)
-            if self.maxsize > 0:  # type: ignore[attr-defined]
-                self._rd_room_taken(h)
+            st = _states.of(self)
+            if st is not None:
+                _record(st.clocks, item, vc)
+                if self.maxsize > 0:  # type: ignore[attr-defined]
+                    self._rd_room_taken(st, h)
         super()._put(item)  # type: ignore[misc]
 
-    def _rd_room_taken(self, h: _Handoff) -> None:
+    def _rd_room_taken(self, st: _QueueState, h: _Handoff) -> None:
         """This put is number p: the get number p - maxsize made its room (mutex held)."""
-        p = self._rd_puts
-        self._rd_puts = p + 1
-        freed = self.__dict__.get("_rd_freed")
+        p = st.puts
+        st.puts = p + 1
+        freed = st.freed
         if freed:
             vc = freed.pop(p - self.maxsize, None)  # type: ignore[attr-defined]
             if vc is not None:
@@ -119,19 +137,19 @@ class _ItemEdges:
                 else:
                     engine.acquire_clock(vc)   # _put called directly, not by put()
 
-    def _rd_room_made(self, h: _Handoff) -> None:
+    def _rd_room_made(self, st: _QueueState, h: _Handoff) -> None:
         """This get is number g: leave its clock for the put number g + maxsize (mutex held)."""
-        g = self._rd_gets
-        self._rd_gets = g + 1
+        g = st.gets
+        st.gets = g + 1
         vc = h.get_vc
         h.get_vc = None
-        if g + self.maxsize < self._rd_puts:  # type: ignore[attr-defined]
+        if g + self.maxsize < st.puts:  # type: ignore[attr-defined]
             return   # items left otherwise (q.queue.clear()): that put is past
         if vc is None:
             vc = engine.snapshot()   # _get called directly, not by get()
-        freed = self.__dict__.get("_rd_freed")
+        freed = st.freed
         if freed is None:
-            freed = self.__dict__["_rd_freed"] = {}
+            freed = st.freed = {}
         freed[g] = vc
 
     def _get(self) -> Any:
@@ -139,8 +157,12 @@ class _ItemEdges:
         if engine.TRACKING:
             h = _handoff
             if self.maxsize > 0:  # type: ignore[attr-defined]
-                self._rd_room_made(h)
-            clocks = getattr(self, "_rd_clocks", None)
+                st = _states.of(self)
+                if st is not None:
+                    self._rd_room_made(st, h)
+            else:
+                st = _states.get(self)
+            clocks = st.clocks if st is not None else None
             if clocks:
                 vc = _take(clocks, item)
                 if vc is not None:
@@ -172,20 +194,20 @@ class _ItemEdges:
 
     def _get_item(self, block: bool, timeout: Optional[float]) -> Any:
         sup = super().get  # type: ignore[misc]
-        if not block:
-            return sup(False)
+        if not block or (timeout is not None and timeout < 0):
+            return sup(block, timeout)   # and queue.py's ValueError for a negative timeout
         # An item is usually there: take it as a blocking get would, without
         # the blocked-thread bookkeeping.
         try:
             return sup(False)
-        except queue.Empty:
+        except self._rd_empty:
             pass
         box: list = []
 
         def w(t: Optional[float]) -> bool:
             try:
                 box.append(sup(True, t))
-            except queue.Empty:
+            except self._rd_empty:
                 if t is not None and t < 0:
                     raise
                 return False
@@ -218,17 +240,17 @@ class _ItemEdges:
 
     def _put_item(self, item: Any, block: bool, timeout: Optional[float]) -> None:
         sup = super().put  # type: ignore[misc]
-        if not block or self.maxsize <= 0:  # type: ignore[attr-defined]
-            return sup(item, block, timeout)
+        if not block or self.maxsize <= 0 or (timeout is not None and timeout < 0):  # type: ignore[attr-defined]
+            return sup(item, block, timeout)   # and queue.py's ValueError for a negative timeout
         try:  # there is usually room: no blocked-thread bookkeeping
             return sup(item, False)
-        except queue.Full:
+        except self._rd_full:
             pass
 
         def w(t: Optional[float]) -> bool:
             try:
                 sup(item, True, t)
-            except queue.Full:
+            except self._rd_full:
                 if t is not None and t < 0:
                     raise
                 return False
@@ -288,28 +310,25 @@ def _runs_user_code(q: Any) -> bool:
 def _internal(module: str) -> bool:
     return module == __name__
 
-for _name in ("mutex", "not_empty", "not_full", "all_tasks_done"):
-    setattr(_ItemEdges, _name, stdlocks.StdlibLockAttr(_name, vars(queue), _internal, _runs_user_code,
-                                                       by_type=True))
+
+#: The locks a queue makes for itself (see :mod:`racedet.models.stdlocks`).
+_LOCK_ATTRS = ("mutex", "not_empty", "not_full", "all_tasks_done")
 
 
 def _done_sv(q: Any) -> engine.SyncVar:
-    sv = q.__dict__.get("_rd_done")
+    st = _states.of(q)
+    if st is None:   # pragma: no cover - a queue takes weak references
+        return engine.SyncVar()
+    sv = st.done
     if sv is None:
-        sv = q.__dict__.setdefault("_rd_done", engine.SyncVar())
+        with _done_lock:
+            sv = st.done
+            if sv is None:
+                sv = st.done = engine.SyncVar()
     return sv
 
 
-class Queue(_ItemEdges, _orig["Queue"]):  # type: ignore[misc, valid-type]
-    """``queue.Queue`` with put -> get edges per item."""
-
-
-class LifoQueue(_ItemEdges, _orig["LifoQueue"]):  # type: ignore[misc, valid-type]
-    """``queue.LifoQueue`` with put -> get edges per item."""
-
-
-class PriorityQueue(_ItemEdges, _orig["PriorityQueue"]):  # type: ignore[misc, valid-type]
-    """``queue.PriorityQueue`` with put -> get edges per item."""
+_done_lock = _thread.allocate_lock()   # racedet's own: makes each queue's task_done clock once
 
 
 class _Stamped:
@@ -325,8 +344,10 @@ class _Stamped:
         self.vc = vc
 
 
-class SimpleQueue(_orig["SimpleQueue"]):  # type: ignore[misc, valid-type]
-    """``queue.SimpleQueue`` with put -> get edges per item (it has no _put/_get hooks)."""
+class _SimpleEdges:
+    """Mixin for ``queue.SimpleQueue``: put -> get edges per item (it has no _put/_get hooks)."""
+
+    _rd_empty = queue.Empty
 
     def put(self, item: Any, block: bool = True, timeout: Optional[float] = None) -> None:
         if engine.TRACKING:
@@ -350,13 +371,13 @@ class SimpleQueue(_orig["SimpleQueue"]):  # type: ignore[misc, valid-type]
             box: list = []
             try:  # an item is usually there: no blocked-thread bookkeeping
                 box.append(sup(False))
-            except queue.Empty:
+            except self._rd_empty:
                 pass
             if not box:
                 def w(t: Optional[float]) -> bool:
                     try:
                         box.append(sup(True, t))
-                    except queue.Empty:
+                    except self._rd_empty:
                         return False
                     return True
 
@@ -372,13 +393,58 @@ class SimpleQueue(_orig["SimpleQueue"]):  # type: ignore[misc, valid-type]
         return self.get(False)
 
 
+def _models_over(mod: ModuleType) -> Dict[str, type]:
+    """The model classes over one copy of the queue module (its classes, exceptions, globals)."""
+    home = vars(mod)
+    attrs: Dict[str, Any] = {n: stdlocks.StdlibLockAttr(n, home, _internal, _runs_user_code, by_type=True)
+                             for n in _LOCK_ATTRS}
+    attrs.update(_rd_empty=home["Empty"], _rd_full=home["Full"], __module__=__name__)
+    edges = type("_ItemEdges", (_ItemEdges,), attrs)
+    out: Dict[str, type] = {}
+    for name in ("Queue", "LifoQueue", "PriorityQueue"):
+        out[name] = type(name, (edges, home[name]), {
+            "__module__": __name__, "__qualname__": name,
+            "__doc__": f"``queue.{name}`` with put -> get edges per item."})
+    out["SimpleQueue"] = type("SimpleQueue", (_SimpleEdges, home["SimpleQueue"]), {
+        "__module__": __name__, "__qualname__": "SimpleQueue", "_rd_empty": home["Empty"],
+        "__doc__": "``queue.SimpleQueue`` with put -> get edges per item."})
+    return out
+
+
+_models = _models_over(queue)
+Queue = _models["Queue"]
+LifoQueue = _models["LifoQueue"]
+PriorityQueue = _models["PriorityQueue"]
+SimpleQueue = _models["SimpleQueue"]
+
+#: Copies of the module the program loaded, with the classes the models replaced there.
+_copies: List[Tuple["weakref.ref[ModuleType]", Dict[str, Any]]] = []
+
+
+def model_module(mod: ModuleType) -> None:
+    """A copy of the queue module was just executed: its queues get the models too."""
+    home = vars(mod)
+    if not all(isinstance(home.get(n), type) for n in _MODELLED + ("Empty", "Full")):
+        return   # not a queue module as racedet knows it: left as it is
+    originals = {n: home[n] for n in _MODELLED}
+    for name, cls in _models_over(mod).items():
+        setattr(mod, name, cls)
+    _copies.append((weakref.ref(mod), originals))
+
+
 def install() -> None:
-    queue.Queue = Queue  # type: ignore[misc]
-    queue.LifoQueue = LifoQueue  # type: ignore[misc]
-    queue.PriorityQueue = PriorityQueue  # type: ignore[misc]
-    queue.SimpleQueue = SimpleQueue  # type: ignore[misc]
+    for name, cls in _models.items():
+        setattr(queue, name, cls)
+    reimports.watch("queue", model_module)
 
 
 def uninstall() -> None:
+    reimports.unwatch("queue")
     for name, orig in _orig.items():
         setattr(queue, name, orig)
+    for ref, originals in _copies:
+        mod = ref()
+        if mod is not None:
+            for name, orig in originals.items():
+                setattr(mod, name, orig)
+    _copies.clear()

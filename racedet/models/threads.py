@@ -9,13 +9,14 @@ thing in the child, before any join can return.
 
 from __future__ import annotations
 
+import _thread
 import _threading_local
 import sys
 import threading
 import weakref
 from typing import Optional
 
-from racedet import blocking, engine, frames
+from racedet import blocking, engine, frames, lockorder
 
 _Thread = threading.Thread
 _orig_start = _Thread.start
@@ -23,15 +24,66 @@ _orig_bootstrap_inner = _Thread._bootstrap_inner  # type: ignore[attr-defined]
 _orig_join = _Thread.join
 _orig_is_alive = _Thread.is_alive
 _orig_shutdown = threading._shutdown  # type: ignore[attr-defined]
+_orig_count = _thread._count
+
+
+_orig_start_new_thread = _thread.start_new_thread
+
+
+class _Started:
+    """What ``_thread.start_new_thread`` runs under the model: the program's function, bound to its state.
+
+    It stands for the function where the interpreter shows it ("Exception
+    ignored in thread started by: ..." names its repr).
+    """
+
+    __slots__ = ("function", "ts")
+
+    def __init__(self, function: object, ts: "engine.ThreadState") -> None:
+        self.function = function
+        self.ts = ts
+
+    def __call__(self, *args: object, **kwargs: object) -> None:
+        ts = self.ts
+        engine.thread_begin(ts)
+        try:
+            self.function(*args, **kwargs)  # type: ignore[operator]
+        except BaseException as e:
+            frames.hide_own(e)
+            raise
+        finally:
+            engine.thread_end(ts)
+
+    def __repr__(self) -> str:
+        return repr(self.function)
+
+
+def start_new_thread(function: object, args: tuple, kwargs: Optional[dict] = None) -> int:
+    """``_thread.start_new_thread``: what the starter did before happens before the new thread runs."""
+    rest = () if kwargs is None else (kwargs,)
+    if not engine.TRACKING or not callable(function) or type(args) is not tuple:
+        return _orig_start_new_thread(function, args, *rest)   # and _thread's errors, as python raises them
+    ts = engine.fork("Dummy", frames.capture_raw(sys._getframe(1)))
+    try:
+        return _orig_start_new_thread(_Started(function, ts), args, *rest)
+    except BaseException as e:
+        engine.thread_end(ts)
+        frames.hide_own(e)
+        raise
+
+
+def _count() -> int:
+    """``_thread._count()`` as the program would see it: racedet's own threads are not counted."""
+    return max(0, _orig_count() - blocking.internal_counted)
 
 
 def start(self: threading.Thread) -> None:
     # A subclass that skipped Thread.__init__ gets threading's RuntimeError
     # ("thread.__init__() not called"), before anything here reads its name.
-    if self._initialized and engine.TRACKING and getattr(self, "_racedet_ts", None) is None:  # type: ignore[attr-defined]
+    if self._initialized and engine.TRACKING and engine.thread_states.get(self) is None:  # type: ignore[attr-defined]
         ts = engine.fork(self.name, frames.capture_raw(sys._getframe(1)))
         ts.thread_ref = weakref.ref(self)
-        self._racedet_ts = ts  # type: ignore[attr-defined]
+        engine.thread_states.put(self, ts)
     try:
         _orig_start(self)
     except BaseException as e:
@@ -40,7 +92,7 @@ def start(self: threading.Thread) -> None:
 
 
 def _bootstrap_inner(self: threading.Thread) -> None:
-    ts = getattr(self, "_racedet_ts", None)
+    ts = engine.thread_states.get(self)
     if ts is not None:
         engine.thread_begin(ts)
     invoke = getattr(self, "_invoke_excepthook", None)
@@ -57,6 +109,8 @@ def _bootstrap_inner(self: threading.Thread) -> None:
     finally:
         if ts is not None:
             engine.thread_end(ts)
+        if lockorder._pending:
+            lockorder.settle()   # this thread's holds have ended (or never will)
 
 
 def join(self: threading.Thread, timeout: Optional[float] = None) -> None:
@@ -70,12 +124,12 @@ def join(self: threading.Thread, timeout: Optional[float] = None) -> None:
                 return not _orig_is_alive(self)
 
             blocking.wait_for("Thread.join", w, None, lambda: not _orig_is_alive(self),
-                              getattr(self, "_racedet_ts", None))
+                              engine.thread_states.get(self))
     except BaseException as e:
         frames.hide_own(e)
         raise
     if engine.TRACKING and not _orig_is_alive(self):
-        engine.join(getattr(self, "_racedet_ts", None))
+        engine.join(engine.thread_states.get(self))
 
 
 def is_alive(self: threading.Thread) -> bool:
@@ -85,7 +139,7 @@ def is_alive(self: threading.Thread) -> bool:
         frames.hide_own(e)
         raise
     if not alive and engine.TRACKING:
-        ts = getattr(self, "_racedet_ts", None)
+        ts = engine.thread_states.get(self)
         if ts is not None and ts.final_vc is not None:
             engine.join(ts)
     return alive
@@ -103,6 +157,9 @@ def install() -> None:
     _Thread.join = join  # type: ignore[method-assign]
     _Thread.is_alive = is_alive  # type: ignore[method-assign]
     threading._shutdown = _shutdown  # type: ignore[attr-defined]
+    _thread._count = _count
+    _thread.start_new_thread = start_new_thread
+    _thread.start_new = start_new_thread  # the old name of the same function
     # The pure-Python local (and its subclasses) keeps attributes per thread,
     # as _thread._local does: they never race.
     engine.register_ignored_type(_threading_local.local)
@@ -114,9 +171,13 @@ def uninstall() -> None:
     _Thread.join = _orig_join  # type: ignore[method-assign]
     _Thread.is_alive = _orig_is_alive  # type: ignore[method-assign]
     threading._shutdown = _orig_shutdown  # type: ignore[attr-defined]
+    _thread._count = _orig_count
+    _thread.start_new_thread = _orig_start_new_thread
+    _thread.start_new = _orig_start_new_thread
 
 
 def shutdown_threads() -> None:
     """Wait for non-daemon threads now, as Python's exit would (idempotent)."""
     threading._shutdown()  # type: ignore[attr-defined]
+    lockorder.settle(final=True)   # the run is over: what is pending is reported
 
