@@ -1,5 +1,4 @@
 # differential: racedet-options=--no-leaks
-# differential: xfail=issue 11 section 3: engine._on_death runs after the engine's globals are gone (engine)
 # Ctrl-C while python waits for a non-daemon thread at exit: reported as unraisable, exit 0.
 import os
 import signal

@@ -1,4 +1,3 @@
-# differential: xfail=issue 11 section 3: an instrumented __del__ run at interpreter shutdown fails with NameError (rewriter/hooks)
 import atexit
 import weakref
 

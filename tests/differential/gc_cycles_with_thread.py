@@ -1,4 +1,3 @@
-# differential: xfail=issue 11 section 3: cyclic garbage kept alive while a second thread runs (engine)
 import gc
 import threading
 

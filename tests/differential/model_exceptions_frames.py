@@ -1,4 +1,3 @@
-# differential: xfail=issue 11 section 4: exceptions raised through the models carry racedet frames when printed (models)
 import queue
 import threading
 import traceback

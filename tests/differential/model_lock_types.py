@@ -1,4 +1,3 @@
-# differential: xfail=issue 11 section 4: models differ from the primitives (isinstance LockType, acquire(blocking="yes")) (models)
 import _thread
 import threading
 

@@ -1,4 +1,3 @@
-# differential: xfail=issue 11 section 2: subscript keys evaluated twice (rewriter)
 class K:
     def __add__(self, other):
         print("add")

@@ -1,4 +1,3 @@
-# differential: xfail=issue 11 section 3: engine._on_death runs after the engine's globals are gone at exit (engine)
 # The traceback of an uncaught exception is printed before python waits for threads.
 import sys
 import threading
