@@ -54,10 +54,10 @@ def verdicts_for(package: str, finding_ids: List[str], message: str, verdicts: L
     """The verdicts that apply to a test: those of its findings, then of its message."""
     chosen: List[Dict[str, Any]] = []
     for fid in finding_ids:
-        for v in verdicts:
-            if matches(v, package, fid, "finding") and v not in chosen:
-                chosen.append(v)
-                break
+        # the first matching verdict is the finding's, even when an earlier finding already chose it
+        first = next((v for v in verdicts if matches(v, package, fid, "finding")), None)
+        if first is not None and first not in chosen:
+            chosen.append(first)
     for v in verdicts:
         if matches(v, package, message, "message") and v not in chosen:
             chosen.append(v)

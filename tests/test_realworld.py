@@ -362,3 +362,10 @@ def test_finding_id_leaves_out_random_dict_keys():
     (f,) = results.findings(rep, ROOTS)
     assert f["location"] == "dict item 'some_key_98983' of <dict>"
     assert f["id"] == "race dict item of <dict> @ m.py:62 | m.py:62"
+
+
+def test_triage_keeps_first_matching_verdict_for_each_finding():
+    specific = {"package": "p", "finding": "race X @ a.py:1", "verdict": "true race"}
+    general = {"package": "p", "finding": "race X @", "verdict": "false positive"}
+    ids = ["race X @ a.py:1 | a.py:2", "race X @ a.py:1 | a.py:3"]
+    assert triage.verdicts_for("p", ids, "", [specific, general]) == [specific]
