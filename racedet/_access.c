@@ -2841,43 +2841,30 @@ CELL_HOOK(rd_cell, M_READ)
 CELL_HOOK(wr_cell, M_WRITE)
 CELL_HOOK(rmw_cell, M_RMW)
 
-#define ITEM_HOOK(NAME, MODE)                                                  \
+/* The item hooks return the container (``rd_item(obj, key, site)[key]``); the key hooks
+ * return the key: the rewriter writes obj[key] as obj[rd_key(<obj again>, key, site)], so
+ * each is evaluated once (access_py._item_hook and _key_hook). */
+#define ITEM_HOOK(NAME, MODE, RET)                                             \
     static PyObject *c_##NAME(PyObject *m, PyObject *const *a, Py_ssize_t n)    \
     {                                                                          \
         if (n != 3 && !nargs_ok(#NAME, n, 3))                                  \
             return NULL;                                                       \
         if (!active)                                                           \
-            return Py_NewRef(a[0]);                                            \
+            return Py_NewRef(a[RET]);                                          \
         int c = is_container(a[0]);                                            \
         if (c == 0)                                                            \
-            return Py_NewRef(a[0]);                                            \
-        return ret_obj(c < 0 ? -1 : item_access(a[0], a[1], a[2], MODE), a[0]); \
+            return Py_NewRef(a[RET]);                                          \
+        return ret_obj(c < 0 ? -1 : item_access(a[0], a[1], a[2], MODE), a[RET]); \
     }
 
-ITEM_HOOK(rd_item, M_READ)
-ITEM_HOOK(wr_item, M_WRITE)
-ITEM_HOOK(del_item, M_WRITE | M_DEL)
-ITEM_HOOK(rmw_item, M_RMW)
-
-/* access_py._key_hook: as the item hooks, but they return the key: the rewriter
- * writes obj[key] as obj[rd_key(<obj again>, key, site)] (each evaluated once). */
-#define KEY_HOOK(NAME, MODE)                                                   \
-    static PyObject *c_##NAME(PyObject *m, PyObject *const *a, Py_ssize_t n)    \
-    {                                                                          \
-        if (n != 3 && !nargs_ok(#NAME, n, 3))                                  \
-            return NULL;                                                       \
-        if (!active)                                                           \
-            return Py_NewRef(a[1]);                                            \
-        int c = is_container(a[0]);                                            \
-        if (c == 0)                                                            \
-            return Py_NewRef(a[1]);                                            \
-        return ret_obj(c < 0 ? -1 : item_access(a[0], a[1], a[2], MODE), a[1]); \
-    }
-
-KEY_HOOK(rd_key, M_READ)
-KEY_HOOK(wr_key, M_WRITE)
-KEY_HOOK(del_key, M_WRITE | M_DEL)
-KEY_HOOK(rmw_key, M_RMW)
+ITEM_HOOK(rd_item, M_READ, 0)
+ITEM_HOOK(wr_item, M_WRITE, 0)
+ITEM_HOOK(del_item, M_WRITE | M_DEL, 0)
+ITEM_HOOK(rmw_item, M_RMW, 0)
+ITEM_HOOK(rd_key, M_READ, 1)
+ITEM_HOOK(wr_key, M_WRITE, 1)
+ITEM_HOOK(del_key, M_WRITE | M_DEL, 1)
+ITEM_HOOK(rmw_key, M_RMW, 1)
 
 #define WHOLE_HOOK(NAME, HOW, HAND)                                            \
     static PyObject *c_##NAME(PyObject *m, PyObject *const *a, Py_ssize_t n)    \

@@ -122,3 +122,23 @@ def marked_pair(src: str, mark: str = "# R") -> Tuple[int, int]:
     lines = [i for i, ln in enumerate(src.lstrip("\n").splitlines(), 1) if ln.rstrip().endswith(mark)]
     assert 1 <= len(lines) <= 2, f"{len(lines)} lines marked {mark!r}"
     return (lines[0], lines[-1])
+
+
+#: ``two(a, b)`` for test programs: runs a() in one thread, then b() in another once a()
+#: returned, with no happens-before edge between them (a raw lock is no model).
+TWO = """
+import _thread, threading
+
+def two(a, b):
+    gate = _thread.allocate_lock()
+    gate.acquire()
+    def first():
+        a()
+        gate.release()
+    def second():
+        gate.acquire()
+        b()
+    t1 = threading.Thread(target=first)
+    t2 = threading.Thread(target=second)
+    t1.start(); t2.start(); t1.join(); t2.join()
+"""

@@ -14,26 +14,11 @@ import textwrap
 
 import pytest
 
-from helpers import CORES, marked_pair, run_racedet
+from helpers import CORES, TWO, marked_pair, run_racedet
 
 # ``two(a, b)`` runs a() in one thread, then b() in another once a() returned,
 # with no happens-before edge between them.
-PRELUDE = """
-import _thread, threading
-
-def two(a, b):
-    gate = _thread.allocate_lock()
-    gate.acquire()
-    def first():
-        a()
-        gate.release()
-    def second():
-        gate.acquire()
-        b()
-    t1 = threading.Thread(target=first)
-    t2 = threading.Thread(target=second)
-    t1.start(); t2.start(); t1.join(); t2.join()
-"""
+PRELUDE = TWO
 
 
 def program(body: str) -> str:

@@ -14,25 +14,10 @@ from typing import Any, Dict, List
 
 import pytest
 
-from helpers import CORES, line_of, marked_pair, run_racedet
+from helpers import CORES, TWO, line_of, marked_pair, run_racedet
 
 # ``two(a, b)`` runs a() in one thread, then b() in another once a() returned.
-PRELUDE = """
-import _thread, threading
-
-def two(a, b):
-    gate = _thread.allocate_lock()
-    gate.acquire()
-    def first():
-        a()
-        gate.release()
-    def second():
-        gate.acquire()
-        b()
-    t1 = threading.Thread(target=first)
-    t2 = threading.Thread(target=second)
-    t1.start(); t2.start(); t1.join(); t2.join()
-
+PRELUDE = TWO + """
 class C:
     n = 0
 c = C()
