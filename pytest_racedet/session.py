@@ -565,6 +565,10 @@ class RaceSession:
                 if r.finding.key not in keys:
                     keys.add(r.finding.key)
                     f.races.append(r.finding)
+                if r.test is not None:
+                    tests = f.race_tests.setdefault(r.finding.key, [])
+                    if r.test not in tests:
+                        tests.append(r.test)
             elif r.kind == "leak":
                 f.leaks.append(r.finding)
             elif r.kind == "deadlock":

@@ -172,6 +172,8 @@ class Findings:
     deadlock: Optional[Deadlock] = None
     lock_order_inversions: list[LockOrderInversion] = dataclasses.field(default_factory=list)
     suppressed: int = 0
+    #: Under pytest: every test each race (by its ``key``) came from, for reports that group them.
+    race_tests: dict[tuple, list[str]] = dataclasses.field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.races or self.leaks or self.deadlock or self.lock_order_inversions)

@@ -9,6 +9,7 @@ names exactly the plugins it is about.
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from typing import Dict
 
@@ -113,7 +114,8 @@ def test_rerunfailures_flaky_marker_and_clean_tests(pt: pytest.Pytester) -> None
 @needs("pytest_repeat")
 def test_repeat_groups_one_race_of_many_tests(pt: pytest.Pytester) -> None:
     path = pt.makepyfile(test_g=SHARED_RACE)
-    res = run(pt, "-p", "pytest_repeat", "--race", "--count", "3", "-p", "no:randomly")
+    res = run(pt, "-p", "pytest_repeat", "--race", "--count", "3", "-p", "no:randomly",
+              "--race-sarif", "out.sarif", "--race-json", "out.json")
     got = outcomes(res)
     assert got.get("failed") == 3 and got.get("passed") == 3, res.stdout.str()
     line = marked_line(path, "# R")
@@ -122,6 +124,12 @@ def test_repeat_groups_one_race_of_many_tests(pt: pytest.Pytester) -> None:
     # The first failure has the full report; the next two point at it.
     assert out.count("WARNING: DATA RACE") == 1, out
     assert out.count("the same race as in test_g.py::test_racy[1-3]; its failure has the full report") == 2, out
+    # The JSON and SARIF logs group the same way: one race, the three tests it failed.
+    tests = ["test_g.py::test_racy[1-3]", "test_g.py::test_racy[2-3]", "test_g.py::test_racy[3-3]"]
+    (race,) = json.loads((pt.path / "out.json").read_text())["races"]
+    assert race["tests"] == tests
+    (result,) = json.loads((pt.path / "out.sarif").read_text())["runs"][0]["results"]
+    assert result["properties"]["tests"] == tests
 
 
 @needs("pytest_randomly")

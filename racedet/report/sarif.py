@@ -153,8 +153,8 @@ def _unique_ids(sides: Sequence[Tuple[str, str, TStack]]) -> List[str]:
     return out
 
 
-def result(finding: TFinding, root: Optional[str] = None) -> TDict:
-    """The SARIF result object of one finding."""
+def result(finding: TFinding, root: Optional[str] = None, tests: Sequence[str] = ()) -> TDict:
+    """The SARIF result object of one finding; ``tests``: every test it came from (pytest)."""
     kind = finding_kind(finding)
     res: TDict = {
         "ruleId": kind,
@@ -178,7 +178,7 @@ def result(finding: TFinding, root: Optional[str] = None) -> TDict:
         res["stacks"] = [_stack(stack, root, text) for _, text, stack in sides]
     res["partialFingerprints"] = {FINGERPRINT_KEY: fingerprint(finding, root)}
     props: TDict = {}
-    tests = sorted({t for t in _tests(finding) if t})
+    tests = sorted({t for t in _tests(finding) if t} | set(tests))
     if tests:
         props["tests"] = tests
     if isinstance(finding, Race):
@@ -215,7 +215,8 @@ def to_sarif(findings: Findings, *, tool_version: str, root: Optional[str] = Non
     if root is not None:
         run["originalUriBaseIds"] = {
             SRCROOT: {"uri": pathlib.Path(os.path.abspath(root)).as_uri().rstrip("/") + "/"}}
-    run["results"] = [result(f, root) for f in iter_findings(findings)]
+    run["results"] = [result(f, root, findings.race_tests.get(f.key, ()) if isinstance(f, Race) else ())
+                      for f in iter_findings(findings)]
     run["properties"] = {"suppressed": findings.suppressed}
     return {"$schema": SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
 
