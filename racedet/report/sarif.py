@@ -215,7 +215,8 @@ def to_sarif(findings: Findings, *, tool_version: str, root: Optional[str] = Non
     if root is not None:
         run["originalUriBaseIds"] = {
             SRCROOT: {"uri": pathlib.Path(os.path.abspath(root)).as_uri().rstrip("/") + "/"}}
-    run["results"] = [result(f, root, findings.race_tests.get(f.key, ()) if isinstance(f, Race) else ())
+    grouped = findings.race_tests
+    run["results"] = [result(f, root, grouped.get(f.key, ()) if grouped and isinstance(f, Race) else ())
                       for f in iter_findings(findings)]
     run["properties"] = {"suppressed": findings.suppressed}
     return {"$schema": SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
