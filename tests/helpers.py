@@ -142,3 +142,19 @@ def two(a, b):
     t2 = threading.Thread(target=second)
     t1.start(); t2.start(); t1.join(); t2.join()
 """
+
+
+def expect_no_race(tmp_path: Path, src: str, core: str) -> Result:
+    """Run ``src`` on access core ``core``: zero reports, exit status 0."""
+    res = run_racedet(tmp_path, src, extra_env={"RACEDET_CORE": core})
+    assert res.races == [], res.stderr
+    assert res.returncode == 0, res.stderr
+    return res
+
+
+def expect_race(tmp_path: Path, src: str, core: str) -> Result:
+    """Run ``src`` on access core ``core``: exactly the race of its two ``# R`` lines, exit status 66."""
+    res = run_racedet(tmp_path, src, extra_env={"RACEDET_CORE": core})
+    assert res.race_lines() == [marked_pair(src)], res.stderr
+    assert res.returncode == 66, res.stderr
+    return res

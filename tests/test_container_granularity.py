@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import CORES, marked_pair, run_racedet
+from helpers import CORES, expect_no_race, marked_pair, run_racedet
 from test_descriptors import program
 
 NO_RACES = {
@@ -122,9 +122,7 @@ RACES = {
 @pytest.mark.parametrize("core", CORES)
 @pytest.mark.parametrize("name", sorted(NO_RACES))
 def test_no_race(tmp_path, name, core):
-    res = run_racedet(tmp_path, program(NO_RACES[name]), extra_env={"RACEDET_CORE": core})
-    assert res.races == [], res.stderr
-    assert res.returncode == 0, res.stderr
+    res = expect_no_race(tmp_path, program(NO_RACES[name]), core)
     assert "Traceback" not in res.stderr, res.stderr
 
 

@@ -20,7 +20,7 @@ import textwrap
 
 import pytest
 
-from helpers import CORES, marked_pair, run_racedet
+from helpers import CORES, expect_no_race, expect_race, run_racedet
 from racedet import env
 
 pytest_plugins = ["pytester"]
@@ -633,18 +633,13 @@ def _program(body: str) -> str:
 @pytest.mark.parametrize("core", CORES)
 @pytest.mark.parametrize("name", sorted(NO_RACES))
 def test_no_race(tmp_path, name, core):
-    res = run_racedet(tmp_path, _program(NO_RACES[name]), extra_env={"RACEDET_CORE": core})
-    assert res.races == [], res.stderr
-    assert res.returncode == 0, res.stderr
+    expect_no_race(tmp_path, _program(NO_RACES[name]), core)
 
 
 @pytest.mark.parametrize("core", CORES)
 @pytest.mark.parametrize("name", sorted(RACES))
 def test_race(tmp_path, name, core):
-    src = _program(RACES[name])
-    res = run_racedet(tmp_path, src, extra_env={"RACEDET_CORE": core})
-    assert res.race_lines() == [marked_pair(src)], res.stderr
-    assert res.returncode == 66, res.stderr
+    expect_race(tmp_path, _program(RACES[name]), core)
 
 
 FIDELITY = """

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from helpers import CORES, marked_pair, run_racedet
+from helpers import CORES, expect_race, run_racedet
 
 PRELUDE = """
 import _thread, os, socket, sys, threading
@@ -693,10 +693,7 @@ def test_no_race(tmp_path, name, core):
 @pytest.mark.parametrize("core", CORES)
 @pytest.mark.parametrize("name", sorted(RACES))
 def test_race(tmp_path, name, core):
-    src = _program(RACES[name])
-    res = run_racedet(tmp_path, src, extra_env={"RACEDET_CORE": core})
-    assert res.race_lines() == [marked_pair(src)], res.stderr
-    assert res.returncode == 66, res.stderr
+    expect_race(tmp_path, _program(RACES[name]), core)
 
 
 FIDELITY = """
