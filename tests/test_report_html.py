@@ -10,35 +10,15 @@ from pathlib import Path
 import pytest
 
 from helpers import run_racedet
+from test_report_text import LOST_UPDATE
 from racedet.model import Access, BlockedThread, Findings, Frame, Race
 from racedet.report import html
 from test_plugin import pt, run  # noqa: F401  (the fixture and the runner)
 
 pytest_plugins = ["pytester"]
 
-PROGRAM = """
-    import threading
-
-    class Counter:
-        def __init__(self):
-            self.value = 0
-
-        def incr(self):
-            self.value += 1            # R
-
-    c = Counter()
-    b = threading.Barrier(2)
-
-    def worker():
-        b.wait()
-        c.incr()
-
-    ts = [threading.Thread(target=worker, name=f"w{i}") for i in range(2)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    stuck = threading.Event()
+#: The lost update of test_report_text, and a thread left parked at exit (a leak).
+PROGRAM = LOST_UPDATE + """    stuck = threading.Event()
     threading.Thread(target=stuck.wait, name="parked", daemon=True).start()
 """
 
