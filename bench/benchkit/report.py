@@ -167,8 +167,9 @@ def document(meta: Dict[str, Any], results: Sequence[EntryResult]) -> Dict[str, 
 MD_HEADER = ("| workload | wall plain | wall racedet | ratio "
              "| in-proc plain | in-proc racedet | ratio "
              "| RSS plain | RSS racedet | ratio "
-             "| wall coverage | ratio | racedet / coverage |\n"
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+             "| wall coverage | ratio | racedet / coverage "
+             "| run spread plain / racedet / coverage |\n"
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 
 
 def markdown(meta: Dict[str, Any], results: Sequence[EntryResult]) -> str:
@@ -190,14 +191,18 @@ def markdown(meta: Dict[str, Any], results: Sequence[EntryResult]) -> str:
     for r in results:
         if r.status != "ok":
             reason = r.failure if r.status == "failed" else r.skipped
-            lines.append(f"| {r.name} | {r.status}: {reason} |" + " |" * 11)
+            lines.append(f"| {r.name} | {r.status}: {reason} |" + " |" * 12)
             continue
         p, d = r.plain, r.racedet
         lines.append(
             f"| {r.name} | {fmt_time(p.wall)} | {fmt_time(d.wall)} | {fmt_ratio(r.time_ratio)} "
             f"| {fmt_time(p.seconds)} | {fmt_time(d.seconds)} | {fmt_ratio(r.inproc_ratio)} "
             f"| {fmt_mb(p.maxrss_kb)} | {fmt_mb(d.maxrss_kb)} | {fmt_ratio(r.mem_ratio)} "
-            f"| {fmt_time(r.coverage.wall)} | {fmt_ratio(r.coverage_ratio)} | {fmt_ratio(r.vs_coverage)} |")
+            f"| {fmt_time(r.coverage.wall)} | {fmt_ratio(r.coverage_ratio)} | {fmt_ratio(r.vs_coverage)} "
+            f"| {' / '.join(fmt_ratio(m.wall_spread) for m in (p, d, r.coverage))} |")
+    lines.append("")
+    lines.append("Run spread: max/min of one mode's wall times over its runs (the medians above"
+                 " sit inside it).")
     lines.append("")
     scaling = [r for r in results if r.tags and r.status == "ok"]
     if scaling:

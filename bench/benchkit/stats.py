@@ -42,6 +42,9 @@ class ModeStats:
     seconds: Optional[float] = None
     maxrss_kb: Optional[float] = None
     ops: Optional[int] = None
+    #: max/min of the runs' wall times: how far one run can be from another
+    #: on this machine (None with fewer than two runs).
+    wall_spread: Optional[float] = None
 
     @property
     def startup(self) -> Optional[float]:
@@ -65,12 +68,13 @@ class ModeStats:
         return cls(runs=len(good), wall=median(s.wall for s in good),
                    seconds=median(s.seconds for s in good),
                    maxrss_kb=median(float(s.maxrss_kb) for s in good),
-                   ops=ops.pop() if len(ops) == 1 else None)
+                   ops=ops.pop() if len(ops) == 1 else None,
+                   wall_spread=spread(s.wall for s in good))
 
     def to_dict(self) -> Dict[str, Any]:
         return {"runs": self.runs, "wall": self.wall, "seconds": self.seconds,
                 "maxrss_kb": self.maxrss_kb, "ops": self.ops, "startup": self.startup,
-                "ns_per_op": self.ns_per_op}
+                "ns_per_op": self.ns_per_op, "wall_spread": self.wall_spread}
 
 
 @dataclass

@@ -22,6 +22,10 @@ MAX_MEMORY = 2.0
 GEOMEAN_VS_COVERAGE = 0.7
 MAX_VS_COVERAGE = 1.0
 FLAT_SPREAD = 1.5
+#: One locked update (acquire, attribute read-modify-write, release) under
+#: racedet, in-process, as the 2-thread scaling row measures it.
+LOCKED_UPDATE_US = 3.0
+LOCKED_UPDATE_ENTRY = "scaling-threads-2"
 STARTUP_ADDED_MS = 150.0
 
 
@@ -50,6 +54,13 @@ def startup_added_ms(results: Sequence[EntryResult]) -> Optional[float]:
     if r is None or r.racedet.wall is None or r.plain.wall is None:
         return None
     return (r.racedet.wall - r.plain.wall) * 1000
+
+
+def locked_update_us(results: Sequence[EntryResult], mode: str = "racedet") -> Optional[float]:
+    """Cost of one locked update in microseconds (the 2-thread scaling row)."""
+    r = _by_name(results, LOCKED_UPDATE_ENTRY)
+    ns = r.mode(mode).ns_per_op if r is not None else None
+    return ns / 1000 if ns is not None else None
 
 
 def scaling_spread(results: Sequence[EntryResult], tag: str,
@@ -83,6 +94,10 @@ def evaluate(results: Sequence[EntryResult]) -> List[Check]:
     checks.append(_check(f"peak memory <= {MAX_MEMORY:g}x on every workload",
                          fattest.mem_ratio if fattest else None, MAX_MEMORY, "{:.2f}x",
                          f" (worst: {fattest.name})" if fattest else ""))
+    plain_us = locked_update_us(results, "plain")
+    checks.append(_check(f"a locked update <= {LOCKED_UPDATE_US:g} us",
+                         locked_update_us(results), LOCKED_UPDATE_US, "{:.2f} us",
+                         f" (plain {plain_us:.2f} us)" if plain_us is not None else ""))
     for tag, label in (("threads", "2 -> 32 threads"), ("locations", "10^3 -> 10^6 locations")):
         checks.append(_check(f"cost per access flat within {FLAT_SPREAD:g}x, {label}",
                              scaling_spread(results, tag), FLAT_SPREAD, "{:.2f}x spread"))
