@@ -253,6 +253,35 @@ print(sorted(globals()))
 """)
 
 
+@pytest.mark.xfail(reason="the module reference of global hooks is still LOAD_GLOBAL __name__", strict=True)
+@pytest.mark.parametrize("core", CORES)
+def test_code_names_are_the_programs(tmp_path, core):
+    # inspect.getclosurevars reads co_names (CPython's test_inspect): the hooks' markers are
+    # gone once linked, at every nesting level and whatever kind of access named them.
+    same(tmp_path, core, """
+import inspect
+_ref = object()
+class Box:
+    def get(self, d, k):
+        self.seen = d[k]
+        return self.seen
+def f(x):
+    return x + _ref and len
+def g(d, k):
+    d[k] = d.get(k)
+def outer():
+    n = 0
+    def inner():
+        nonlocal n
+        n += 1
+        return _ref
+    return inner
+for fn in (f, g, Box.get, outer(), outer):
+    cv = inspect.getclosurevars(fn)
+    print(fn.__name__, fn.__code__.co_names, sorted(cv.globals), sorted(cv.builtins), sorted(cv.unbound))
+""")
+
+
 @pytest.mark.parametrize("core", CORES)
 def test_main_annotations(tmp_path, core):
     same(tmp_path, core, """

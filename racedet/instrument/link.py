@@ -17,7 +17,10 @@ length, into what the hook is:
 
 So builtins, globals and locals hold nothing of racedet's (a class body's
 ``__prepare__`` namespace is never asked for a hook), and hooks keep
-working while the interpreter tears builtins down at exit.
+working while the interpreter tears builtins down at exit.  Once linked,
+no instruction names a marker any more, so the markers leave ``co_names``
+(:func:`_drop_markers`): introspection that reads the names a function uses
+(``inspect.getclosurevars``) sees the program's names only.
 
 Where a name load is a single code unit (3.10, and ``LOAD_NAME`` in class
 and module bodies), the rewriter wraps the name in unary ``+`` operators:
@@ -110,7 +113,48 @@ def _link(code: CodeType, table: Dict[str, object]) -> CodeType:
     names = list(code.co_names)
     raw = bytearray(code.co_code)
     _rewrite(raw, names, consts, table)
+    names = _drop_markers(raw, names)
     return code.replace(co_code=bytes(raw), co_consts=tuple(consts), co_names=tuple(names))
+
+
+#: Opcodes whose argument indexes ``co_names``, with the bits the index is
+#: shifted by (3.11+ keep flags in the low bits of some of them).
+_NAME_SHIFT: Dict[int, int] = {op: 0 for op in dis.hasname if op < 256}
+if PYBEHAVIOR.inline_caches:
+    _NAME_SHIFT[_LOAD_GLOBAL] = 1                    # namei << 1 | push-NULL
+if "LOAD_SUPER_ATTR" in _OP:                          # 3.12+
+    _NAME_SHIFT[_OP["LOAD_ATTR"]] = 1                 # namei << 1 | method
+    _NAME_SHIFT[_OP["LOAD_SUPER_ATTR"]] = 2           # namei << 2 | flags
+
+
+def _drop_markers(raw: bytearray, names: list) -> list:
+    """Remove the (now unreferenced) marker names from ``names``, renumbering ``raw`` in place.
+
+    Indexes only shrink, so every argument still fits its units; a unit an
+    index no longer needs stays as an ``EXTENDED_ARG 0`` prefix, which the
+    interpreter treats as no prefix.
+    """
+    keep = [i for i, n in enumerate(names) if not n.startswith(PREFIX)]
+    if len(keep) == len(names):
+        return names
+    new_index = {old: new for new, old in enumerate(keep)}
+    n, i = len(raw), 0
+    while i < n:
+        start, arg = i, 0
+        while raw[i] == _EXT:
+            arg = (arg | raw[i + 1]) << 8
+            i += 2
+        op = raw[i]
+        arg |= raw[i + 1]
+        shift = _NAME_SHIFT.get(op)
+        if shift is not None:
+            flags = arg & ((1 << shift) - 1)
+            arg = new_index[arg >> shift] << shift | flags
+            for j in range(i, start - 2, -2):    # the opcode's unit, then its prefixes
+                raw[j + 1] = arg & 0xFF
+                arg >>= 8
+        i += 2 + 2 * _CACHES[op]
+    return [names[i] for i in keep]
 
 
 def _arg_units(arg: int, op: int) -> List[int]:
