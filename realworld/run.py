@@ -80,7 +80,11 @@ def download(pkg: pinned.Package, work: str) -> str:
     found = [f for f in os.listdir(d) if f.endswith((".tar.gz", ".zip", ".tar.bz2"))]
     if not found:
         logfile = os.path.join(work, "logs", f"{pkg.key}.setup.log")
-        rc = sh([sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
+        # Only the package itself must come as an sdist: its build backend's own
+        # dependencies may be wheels (some, such as vcs-versioning, cannot be built
+        # from their sdists outside a git checkout).
+        name = pkg.requirement.split("==")[0].split("[")[0].strip()
+        rc = sh([sys.executable, "-m", "pip", "download", "--no-binary", name, "--no-deps",
                  "--quiet", pkg.requirement, "-d", d], logfile, 600,
                 env=setup_env(pkg))
         found = [f for f in os.listdir(d) if f.endswith((".tar.gz", ".zip", ".tar.bz2"))]
