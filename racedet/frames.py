@@ -104,6 +104,13 @@ def trim_library_top(stack: TStack) -> TStack:
     return stack[i:]
 
 
+#: Sets an exception's ``__traceback__`` as the interpreter does, below the
+#: class's ``__setattr__``: a ``@dataclass(frozen=True)`` exception (whose
+#: ``__setattr__`` refuses every name) or one whose ``__setattr__`` logs or
+#: counts must not see racedet tidying its traceback.
+set_traceback = BaseException.__traceback__.__set__  # type: ignore[attr-defined]
+
+
 def _own(tb: TracebackType) -> bool:
     return tb.tb_frame.f_code.co_filename.startswith(RACEDET_DIR)
 
@@ -133,7 +140,7 @@ def hide_own(exc: BaseException) -> None:
         tb = nxt
     if prev is not None and prev.tb_next is not None:
         prev.tb_next = None
-    exc.__traceback__ = first
+    set_traceback(exc, first)
 
 
 _orig_walk_tb = traceback.walk_tb
@@ -181,5 +188,5 @@ def without_own_frames(exc: Optional[BaseException]) -> None:
             new = None
             for t in reversed(kept):
                 new = TracebackType(new, t.tb_frame, t.tb_lasti, t.tb_lineno)
-            exc.__traceback__ = new
+            set_traceback(exc, new)
         exc = exc.__cause__ or exc.__context__

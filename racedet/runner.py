@@ -383,7 +383,7 @@ def _uncaught(etype, value, tb, skip_all: bool = False) -> Ending:  # type: igno
     tb = visible_traceback(tb, skip_all)
     if value is None:  # pragma: no cover - only exception instances reach here
         value = etype()
-    value.__traceback__ = tb
+    frames.set_traceback(value, tb)
     frames.without_own_frames(value)
     tb = value.__traceback__
     sys.last_type, sys.last_value, sys.last_traceback = etype, value, tb
@@ -403,7 +403,7 @@ def _uncaught(etype, value, tb, skip_all: bool = False) -> Ending:  # type: igno
         tb2 = hook_exc.__traceback__
         while tb2 is not None and frames.is_hidden(tb2.tb_frame.f_code.co_filename):
             tb2 = tb2.tb_next
-        hook_exc.__traceback__ = tb2
+        frames.set_traceback(hook_exc, tb2)
         try:
             if sys.stdout is not None:
                 sys.stdout.flush()
