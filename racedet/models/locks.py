@@ -25,9 +25,10 @@ import copyreg
 import sys
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 from racedet import blocking, core, engine, frames, lockorder
+from racedet.sidetable import SideTable
 
 _orig = {
     "Lock": threading.Lock,
@@ -571,12 +572,19 @@ def _released(waiter: Any) -> Any:
     return lambda: not waiter.locked()
 
 
+#: The clock of each Semaphore and Event model, beside it: the program's object
+#: holds no attribute of racedet's (``vars(sem)`` is python's).
+_clocks: SideTable[engine.SyncVar] = SideTable(engine.SyncVar)
+_no_weakref_clock = engine.SyncVar()   # a subclass with __slots__ and no __weakref__ shares one
+
+
+def _sv(obj: Any) -> engine.SyncVar:
+    sv = _clocks.of(obj)
+    return _no_weakref_clock if sv is None else sv
+
+
 class ModelSemaphore(_orig["Semaphore"]):  # type: ignore[misc, valid-type]
     """``threading.Semaphore``: release -> the acquire it lets through."""
-
-    def __init__(self, value: int = 1) -> None:
-        super().__init__(value)
-        self._rd_sv = engine.SyncVar()
 
     def acquire(self, blocking: bool = True, timeout: Optional[float] = None) -> bool:
         sup = super().acquire
@@ -591,14 +599,14 @@ class ModelSemaphore(_orig["Semaphore"]):  # type: ignore[misc, valid-type]
             _hide(e)
             raise
         if ok and engine.TRACKING:
-            engine.acquire(self._rd_sv)
+            engine.acquire(_sv(self))
         return ok
 
     __enter__ = acquire
 
     def release(self, n: int = 1) -> None:
         if engine.TRACKING:
-            engine.release_merge(self._rd_sv)
+            engine.release_merge(_sv(self))
         try:
             super().release(n)
         except BaseException as e:
@@ -633,7 +641,7 @@ class ModelBoundedSemaphore(ModelSemaphore):
             # threading's own release raises the error, so the traceback
             # ends in threading.py as under plain python.
             if engine.TRACKING:
-                engine.release_merge(self._rd_sv)
+                engine.release_merge(_sv(self))
             try:
                 _orig["BoundedSemaphore"].release(self, n)
             except BaseException as e:
@@ -651,29 +659,22 @@ class ModelBoundedSemaphore(ModelSemaphore):
 class ModelEvent(_orig["Event"]):  # type: ignore[misc, valid-type]
     """``threading.Event``: set -> a wait() or is_set() that returns True."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self._rd_sv = engine.SyncVar()
-
     def set(self) -> None:
         if engine.TRACKING:
-            engine.release_merge(self._rd_sv)
+            engine.release_merge(_sv(self))
         super().set()
         blocking.wake(self)
-
-    def _is_set_raw(self) -> bool:
-        return self._flag
 
     def is_set(self) -> bool:
         r = super().is_set()
         if r and engine.TRACKING:
-            engine.acquire(self._rd_sv)
+            engine.acquire(_sv(self))
         return r
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         try:
             if timeout is not None or not engine.TRACKING:
-                with blocking.blocked("Event.wait", False, self._is_set_raw, self):
+                with blocking.blocked("Event.wait", False, lambda: self._flag, self):
                     r = super().wait(timeout)
             else:
                 # threading's Event.wait, with the wait itself visible and interruptible.
@@ -685,7 +686,7 @@ class ModelEvent(_orig["Event"]):  # type: ignore[misc, valid-type]
             _hide(e)
             raise
         if r and engine.TRACKING:
-            engine.acquire(self._rd_sv)
+            engine.acquire(_sv(self))
         return r
 
 
@@ -694,6 +695,26 @@ class _BarrierCycle(_thread._local):
 
 
 _barrier_cycle = _BarrierCycle()
+
+
+class _BarrierClocks:
+    """A barrier's cycles as racedet counts them: the clock of each generation."""
+
+    __slots__ = ("lock", "gen", "arrived", "svs")
+
+    def __init__(self) -> None:
+        self.lock = _allocate_lock()
+        self.gen = 0
+        self.arrived = 0
+        self.svs: Dict[int, engine.SyncVar] = {}
+
+    def new_cycle(self) -> None:
+        with self.lock:
+            self.gen += 1
+            self.arrived = 0
+
+
+_barriers: SideTable[_BarrierClocks] = SideTable(_BarrierClocks)
 
 
 class ModelBarrier(_orig["Barrier"]):  # type: ignore[misc, valid-type]
@@ -733,37 +754,31 @@ class ModelBarrier(_orig["Barrier"]):  # type: ignore[misc, valid-type]
                 engine.release_merge(sv)
         self.__dict__["_state"] = value
 
-    def __init__(self, parties: int, action: Any = None, timeout: Optional[float] = None) -> None:
-        super().__init__(parties, action, timeout)
-        self._rd_lock = _allocate_lock()
-        self._rd_gen = 0
-        self._rd_arrived = 0
-        self._rd_svs: dict = {}
-
     def wait(self, timeout: Optional[float] = None) -> int:
         tracking = engine.TRACKING
-        if tracking:
-            with self._rd_lock:
-                gen = self._rd_gen
-                sv = self._rd_svs.get(gen)
+        bc = _barriers.of(self)
+        if tracking and bc is not None:
+            with bc.lock:
+                gen = bc.gen
+                sv = bc.svs.get(gen)
                 if sv is None:
-                    sv = self._rd_svs[gen] = engine.SyncVar()
-                    self._rd_svs.pop(gen - 2, None)
+                    sv = bc.svs[gen] = engine.SyncVar()
+                    bc.svs.pop(gen - 2, None)
                 engine.release_merge(sv)
-                self._rd_arrived += 1
-                if self._rd_arrived >= self._parties:
-                    self._rd_gen += 1
-                    self._rd_arrived = 0
+                bc.arrived += 1
+                if bc.arrived >= self._parties:
+                    bc.gen += 1
+                    bc.arrived = 0
             _barrier_cycle.sv = sv
+        else:
+            tracking = False
         blocking.wake(self)
         try:
             with blocking.blocked("Barrier.wait", timeout is None and self._timeout is None, None, self):
                 idx = super().wait(timeout)
         except BaseException as e:
-            if isinstance(e, threading.BrokenBarrierError):
-                with self._rd_lock:
-                    self._rd_gen += 1
-                    self._rd_arrived = 0
+            if isinstance(e, threading.BrokenBarrierError) and bc is not None:
+                bc.new_cycle()
             _hide(e)
             raise
         if tracking:
@@ -771,9 +786,9 @@ class ModelBarrier(_orig["Barrier"]):  # type: ignore[misc, valid-type]
         return idx
 
     def reset(self) -> None:
-        with self._rd_lock:
-            self._rd_gen += 1
-            self._rd_arrived = 0
+        bc = _barriers.get(self)
+        if bc is not None:
+            bc.new_cycle()
         super().reset()
 
 

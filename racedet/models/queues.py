@@ -103,11 +103,59 @@ class _QueueState:
 _states: SideTable[_QueueState] = SideTable(_QueueState)
 
 
-class _ItemEdges:
-    """Mixin for Queue and its subclasses: ``_put``/``_get`` run under the queue's mutex."""
+#: Per class made over a copy of the queue module: that copy's (Empty, Full).  Kept
+#: here, not as class attributes, so that ``dir(q)`` is python's.
+_copy_exceptions: Dict[type, Tuple[type, type]] = {}
+_exceptions_of_type: Dict[type, Tuple[type, type]] = {}
 
-    _rd_empty = queue.Empty   # this copy of the module's exceptions
-    _rd_full = queue.Full
+
+def _exceptions(q: Any) -> Tuple[type, type]:
+    """The (Empty, Full) of the queue module copy ``q``'s class was made over."""
+    t = type(q)
+    r = _exceptions_of_type.get(t)
+    if r is None:
+        r = next((_copy_exceptions[c] for c in t.__mro__ if c in _copy_exceptions),
+                 (queue.Empty, queue.Full))
+        _exceptions_of_type[t] = r
+    return r
+
+
+def _room_taken(q: Any, st: _QueueState, h: _Handoff) -> None:
+    """This put is number p: the get number p - maxsize made its room (mutex held)."""
+    p = st.puts
+    st.puts = p + 1
+    freed = st.freed
+    if freed:
+        vc = freed.pop(p - q.maxsize, None)  # type: ignore[attr-defined]
+        if vc is not None:
+            if h.in_put:
+                h.freed_vc = vc
+            else:
+                engine.acquire_clock(vc)   # _put called directly, not by put()
+
+
+def _room_made(q: Any, st: _QueueState, h: _Handoff) -> None:
+    """This get is number g: leave its clock for the put number g + maxsize (mutex held)."""
+    g = st.gets
+    st.gets = g + 1
+    vc = h.get_vc
+    h.get_vc = None
+    if g + q.maxsize < st.puts:  # type: ignore[attr-defined]
+        return   # items left otherwise (q.queue.clear()): that put is past
+    if vc is None:
+        vc = engine.snapshot()   # _get called directly, not by get()
+    freed = st.freed
+    if freed is None:
+        freed = st.freed = {}
+    freed[g] = vc
+
+
+class _ItemEdges:
+    """Mixin for Queue and its subclasses: ``_put``/``_get`` run under the queue's mutex.
+
+    It adds no name python's Queue lacks (``dir(q)`` is the program's): its
+    helpers are this module's functions.
+    """
 
     def _put(self, item: Any) -> None:
         if engine.TRACKING:
@@ -121,36 +169,10 @@ class _ItemEdges:
             if st is not None:
                 _record(st.clocks, item, vc)
                 if self.maxsize > 0:  # type: ignore[attr-defined]
-                    self._rd_room_taken(st, h)
+                    _room_taken(self, st, h)
         super()._put(item)  # type: ignore[misc]
 
-    def _rd_room_taken(self, st: _QueueState, h: _Handoff) -> None:
-        """This put is number p: the get number p - maxsize made its room (mutex held)."""
-        p = st.puts
-        st.puts = p + 1
-        freed = st.freed
-        if freed:
-            vc = freed.pop(p - self.maxsize, None)  # type: ignore[attr-defined]
-            if vc is not None:
-                if h.in_put:
-                    h.freed_vc = vc
-                else:
-                    engine.acquire_clock(vc)   # _put called directly, not by put()
 
-    def _rd_room_made(self, st: _QueueState, h: _Handoff) -> None:
-        """This get is number g: leave its clock for the put number g + maxsize (mutex held)."""
-        g = st.gets
-        st.gets = g + 1
-        vc = h.get_vc
-        h.get_vc = None
-        if g + self.maxsize < st.puts:  # type: ignore[attr-defined]
-            return   # items left otherwise (q.queue.clear()): that put is past
-        if vc is None:
-            vc = engine.snapshot()   # _get called directly, not by get()
-        freed = st.freed
-        if freed is None:
-            freed = st.freed = {}
-        freed[g] = vc
 
     def _get(self) -> Any:
         item = super()._get()  # type: ignore[misc]
@@ -159,7 +181,7 @@ class _ItemEdges:
             if self.maxsize > 0:  # type: ignore[attr-defined]
                 st = _states.of(self)
                 if st is not None:
-                    self._rd_room_made(st, h)
+                    _room_made(self, st, h)
             else:
                 st = _states.get(self)
             clocks = st.clocks if st is not None else None
@@ -178,7 +200,7 @@ class _ItemEdges:
         if engine.TRACKING and self.maxsize > 0:  # type: ignore[attr-defined]
             h.get_vc = engine.snapshot()
         try:
-            item = self._get_item(block, timeout)
+            item = _get_item(self, block, timeout)
         except BaseException as e:
             frames.hide_own(e)   # queue.Empty shows queue.py's get, as under python
             raise
@@ -192,40 +214,13 @@ class _ItemEdges:
             engine.acquire_clock(vc)
         return item
 
-    def _get_item(self, block: bool, timeout: Optional[float]) -> Any:
-        sup = super().get  # type: ignore[misc]
-        if not block or (timeout is not None and timeout < 0):
-            return sup(block, timeout)   # and queue.py's ValueError for a negative timeout
-        # An item is usually there: take it as a blocking get would, without
-        # the blocked-thread bookkeeping.
-        try:
-            return sup(False)
-        except self._rd_empty:
-            pass
-        box: list = []
-
-        def w(t: Optional[float]) -> bool:
-            try:
-                box.append(sup(True, t))
-            except self._rd_empty:
-                if t is not None and t < 0:
-                    raise
-                return False
-            return True
-
-        # A _qsize of the user's own is not called from racedet's watchdog (unlocked, from another thread).
-        ready = None if _runs_user_code(self) else (lambda: self._qsize() > 0)  # type: ignore[attr-defined]
-        if blocking.wait_for("Queue.get", w, timeout, ready, self):
-            return box[0]
-        return sup(True, 0)  # timed out: raises Empty from queue.py, as plain python shows it
-
     def put(self, item: Any, block: bool = True, timeout: Optional[float] = None) -> None:
         h = _handoff
         if engine.TRACKING:
             h.put_vc = engine.snapshot()
         h.in_put = True
         try:
-            self._put_item(item, block, timeout)
+            _put_item(self, item, block, timeout)
         except BaseException as e:
             frames.hide_own(e)
             raise
@@ -237,28 +232,6 @@ class _ItemEdges:
         blocking.wake(self)
         if vc is not None:
             engine.acquire_clock(vc)
-
-    def _put_item(self, item: Any, block: bool, timeout: Optional[float]) -> None:
-        sup = super().put  # type: ignore[misc]
-        if not block or self.maxsize <= 0 or (timeout is not None and timeout < 0):  # type: ignore[attr-defined]
-            return sup(item, block, timeout)   # and queue.py's ValueError for a negative timeout
-        try:  # there is usually room: no blocked-thread bookkeeping
-            return sup(item, False)
-        except self._rd_full:
-            pass
-
-        def w(t: Optional[float]) -> bool:
-            try:
-                sup(item, True, t)
-            except self._rd_full:
-                if t is not None and t < 0:
-                    raise
-                return False
-            return True
-
-        ready = None if _runs_user_code(self) else (lambda: self._qsize() < self.maxsize)  # type: ignore[attr-defined]
-        if not blocking.wait_for("Queue.put", w, timeout, ready, self):
-            sup(item, True, 0)  # timed out: raises Full from queue.py, as plain python shows it
 
     def task_done(self) -> None:
         """task_done -> the join() it releases (workers' results are then visible)."""
@@ -345,9 +318,13 @@ class _Stamped:
 
 
 class _SimpleEdges:
-    """Mixin for ``queue.SimpleQueue``: put -> get edges per item (it has no _put/_get hooks)."""
+    """Mixin for ``queue.SimpleQueue``: put -> get edges per item (it has no _put/_get hooks).
 
-    _rd_empty = queue.Empty
+    No slots of its own: python's SimpleQueue has neither ``__dict__`` nor
+    ``__weakref__`` to show.
+    """
+
+    __slots__ = ()
 
     def put(self, item: Any, block: bool = True, timeout: Optional[float] = None) -> None:
         if engine.TRACKING:
@@ -371,13 +348,13 @@ class _SimpleEdges:
             box: list = []
             try:  # an item is usually there: no blocked-thread bookkeeping
                 box.append(sup(False))
-            except self._rd_empty:
+            except _exceptions(self)[0]:
                 pass
             if not box:
                 def w(t: Optional[float]) -> bool:
                     try:
                         box.append(sup(True, t))
-                    except self._rd_empty:
+                    except _exceptions(self)[0]:
                         return False
                     return True
 
@@ -398,19 +375,27 @@ def _models_over(mod: ModuleType) -> Dict[str, type]:
     home = vars(mod)
     attrs: Dict[str, Any] = {n: stdlocks.StdlibLockAttr(n, home, _internal, _runs_user_code, by_type=True)
                              for n in _LOCK_ATTRS}
-    attrs.update(_rd_empty=home["Empty"], _rd_full=home["Full"], __module__=__name__)
+    attrs.update(__module__=__name__)
     edges = type("_ItemEdges", (_ItemEdges,), attrs)
+    _copy_exceptions[edges] = (home["Empty"], home["Full"])
     out: Dict[str, type] = {}
     for name in ("Queue", "LifoQueue", "PriorityQueue"):
         out[name] = type(name, (edges, home[name]), {
             "__module__": __name__, "__qualname__": name,
             "__doc__": f"``queue.{name}`` with put -> get edges per item."})
     out["SimpleQueue"] = type("SimpleQueue", (_SimpleEdges, home["SimpleQueue"]), {
-        "__module__": __name__, "__qualname__": "SimpleQueue", "_rd_empty": home["Empty"],
+        "__module__": __name__, "__qualname__": "SimpleQueue", "__slots__": (),
         "__doc__": "``queue.SimpleQueue`` with put -> get edges per item."})
+    _copy_exceptions[out["SimpleQueue"]] = (home["Empty"], home["Full"])
+    del out["SimpleQueue"].__slots__   # it took effect; dir() must not list it
     return out
 
 
+# What the class statement left that python's SimpleQueue (a C type) has not: the
+# slots took effect, and 3.13's line and attribute records say nothing to a program.
+for _name in ("__slots__", "__firstlineno__", "__static_attributes__"):
+    if _name in vars(_SimpleEdges):
+        delattr(_SimpleEdges, _name)
 _models = _models_over(queue)
 Queue = _models["Queue"]
 LifoQueue = _models["LifoQueue"]
@@ -448,3 +433,54 @@ def uninstall() -> None:
             for name, orig in originals.items():
                 setattr(mod, name, orig)
     _copies.clear()
+
+
+def _get_item(q: Any, block: bool, timeout: Optional[float]) -> Any:
+    sup = super(_ItemEdges, q).get  # type: ignore[misc]
+    if not block or (timeout is not None and timeout < 0):
+        return sup(block, timeout)   # and queue.py's ValueError for a negative timeout
+    # An item is usually there: take it as a blocking get would, without
+    # the blocked-thread bookkeeping.
+    try:
+        return sup(False)
+    except _exceptions(q)[0]:
+        pass
+    box: list = []
+
+    def w(t: Optional[float]) -> bool:
+        try:
+            box.append(sup(True, t))
+        except _exceptions(q)[0]:
+            if t is not None and t < 0:
+                raise
+            return False
+        return True
+
+    # A _qsize of the user's own is not called from racedet's watchdog (unlocked, from another thread).
+    ready = None if _runs_user_code(q) else (lambda: q._qsize() > 0)  # type: ignore[attr-defined]
+    if blocking.wait_for("Queue.get", w, timeout, ready, q):
+        return box[0]
+    return sup(True, 0)  # timed out: raises Empty from queue.py, as plain python shows it
+
+
+def _put_item(q: Any, item: Any, block: bool, timeout: Optional[float]) -> None:
+    sup = super(_ItemEdges, q).put  # type: ignore[misc]
+    if not block or q.maxsize <= 0 or (timeout is not None and timeout < 0):  # type: ignore[attr-defined]
+        return sup(item, block, timeout)   # and queue.py's ValueError for a negative timeout
+    try:  # there is usually room: no blocked-thread bookkeeping
+        return sup(item, False)
+    except _exceptions(q)[1]:
+        pass
+
+    def w(t: Optional[float]) -> bool:
+        try:
+            sup(item, True, t)
+        except _exceptions(q)[1]:
+            if t is not None and t < 0:
+                raise
+            return False
+        return True
+
+    ready = None if _runs_user_code(q) else (lambda: q._qsize() < q.maxsize)  # type: ignore[attr-defined]
+    if not blocking.wait_for("Queue.put", w, timeout, ready, q):
+        sup(item, True, 0)  # timed out: raises Full from queue.py, as plain python shows it

@@ -31,6 +31,7 @@ import time
 from typing import Any, Callable, Dict, Optional, Tuple
 
 from racedet import blocking, engine
+from racedet.sidetable import SideTable
 from racedet.models import locks
 
 _getframe = sys._getframe
@@ -200,16 +201,15 @@ def _view_of(raw: Any, sv: engine.SyncVar) -> Any:
     return raw   # not a lock this module knows: as it is
 
 
-#: Where the views of an object's library locks are kept (one section clock for all
-#: of them: a queue's conditions share its mutex).
-VIEWS_KEY = "_rd_lock_views"
+#: The views of an object's library locks, beside the object (one section clock for
+#: all of them: a queue's conditions share its mutex).
+_VIEWS: SideTable[Dict[Any, Any]] = SideTable(lambda: {None: engine.SyncVar()})
 
 
-def _views(obj: Any) -> Dict[str, Any]:
-    d = obj.__dict__
-    v = d.get(VIEWS_KEY)
-    if v is None:
-        v = d.setdefault(VIEWS_KEY, {None: engine.SyncVar()})
+def _views(obj: Any) -> Dict[Any, Any]:
+    v = _VIEWS.of(obj)
+    if v is None:   # takes no weak reference: kept in the object, the one place left
+        v = obj.__dict__.setdefault("_rd_lock_views", {None: engine.SyncVar()})
     return v
 
 
