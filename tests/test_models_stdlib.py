@@ -254,6 +254,24 @@ NO_RACES = {
         for t in ts: t.join()
         print(q.count, q.qsize())
     """,
+    "queue: a _put swapped in on the queue itself, under q.mutex (pebble's waitforqueues)": """
+        q = queue.Queue()
+        go = gate()   # a raw lock: orders nothing racedet sees
+        def putter():
+            go.acquire()
+            q.put(1)
+        t = threading.Thread(target=putter); t.start()
+        def notifying_put(self, item):
+            with self.notify_lock:    # read under q.mutex: Queue.put holds it
+                self.old_put(item)
+        q.notify_lock = threading.Lock()   # written before the swap under q.mutex
+        with q.mutex:
+            q.old_put = q._put
+            q._put = notifying_put.__get__(q)
+        go.release()
+        print(q.get())
+        t.join()
+    """,
     "queue: user code under q.mutex and its conditions": """
         q = queue.Queue()
         data.n = 0
@@ -484,6 +502,27 @@ RACES = {
             print(data.x)  # R
         ta = threading.Thread(target=a); tb = threading.Thread(target=b)
         ta.start(); tb.start(); ta.join(); tb.join()
+    """,
+    "queue: a _put swapped in on the queue, its field written without the mutex": """
+        q = queue.Queue()
+        go, done = gate(), gate()   # raw locks: they order nothing racedet sees
+        def putter():
+            go.acquire()
+            q.put(1)
+            done.release()
+        t = threading.Thread(target=putter); t.start()
+        def counting_put(self, item):
+            self.count += 1  # R
+            self.old_put(item)
+        with q.mutex:
+            q.count = 0
+            q.old_put = q._put
+            q._put = counting_put.__get__(q)
+        go.release()
+        done.acquire()
+        q.count = 5  # R
+        print(q.get())
+        t.join()
     """,
     "queue: a subclass's field read without the mutex": """
         import collections

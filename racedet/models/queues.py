@@ -271,13 +271,24 @@ _runs_user_code_cache: dict = {}
 
 
 def _runs_user_code(q: Any) -> bool:
-    """Does ``q``'s class run user code under its mutex (its own ``_put``/``_get``/``_qsize``)?"""
+    """Does ``q`` run user code under its mutex: its class's own ``_put``/``_get``/``_qsize``,
+    or one set on the queue itself (pebble's ``waitforqueues`` swaps ``q._put`` under
+    ``q.mutex``)?  The class's answer is kept; the queue's own is looked at each time,
+    since a program may swap a hook in at any moment."""
     t = type(q)
     r = _runs_user_code_cache.get(t)
     if r is None:
         r = _runs_user_code_cache[t] = any(
             stdlocks.user_function(getattr(t, n, None)) for n in _HOOKS_UNDER_MUTEX)
-    return r
+    if r:
+        return True
+    try:
+        d = q.__dict__
+    except AttributeError:   # pragma: no cover - a subclass with __slots__ only
+        return False
+    if "_put" in d or "_get" in d or "_qsize" in d:
+        return any(stdlocks.user_function(d.get(n)) for n in _HOOKS_UNDER_MUTEX)
+    return False
 
 
 def _internal(module: str) -> bool:
@@ -373,7 +384,7 @@ class _SimpleEdges:
 def _models_over(mod: ModuleType) -> Dict[str, type]:
     """The model classes over one copy of the queue module (its classes, exceptions, globals)."""
     home = vars(mod)
-    attrs: Dict[str, Any] = {n: stdlocks.StdlibLockAttr(n, home, _internal, _runs_user_code, by_type=True)
+    attrs: Dict[str, Any] = {n: stdlocks.StdlibLockAttr(n, home, _internal, _runs_user_code)
                              for n in _LOCK_ATTRS}
     attrs.update(__module__=__name__)
     edges = type("_ItemEdges", (_ItemEdges,), attrs)
