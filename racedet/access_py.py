@@ -24,6 +24,7 @@ A compiled core with the same functions may replace this module
 
 from __future__ import annotations
 
+from sys import _getframe
 from typing import Any
 
 from racedet import engine
@@ -194,6 +195,8 @@ def rmw_attr(obj: Any, name: str, site: tuple) -> Any:
 
 
 def _named(holder, key, site, lk, write, read):
+    if holder is None:   # a global: its module's __name__, from the caller's globals (see link.GLOBALS)
+        holder = _getframe(2).f_globals.get("__name__")
     ts = _tls.ts or _adopt()
     sh = _shadow_get(id(holder))
     if sh is None:

@@ -253,7 +253,6 @@ print(sorted(globals()))
 """)
 
 
-@pytest.mark.xfail(reason="the module reference of global hooks is still LOAD_GLOBAL __name__", strict=True)
 @pytest.mark.parametrize("core", CORES)
 def test_code_names_are_the_programs(tmp_path, core):
     # inspect.getclosurevars reads co_names (CPython's test_inspect): the hooks' markers are

@@ -11,9 +11,10 @@ length, into what the hook is:
 * ``@racedet_dup`` (the container of a subscript, as the hook's first
   argument): a copy of the value three slots down, so ``d[k]`` becomes
   ``d[rd_key(<d again>, k, site)]`` with ``d`` and ``k`` evaluated once;
-* ``@racedet_globals`` (the module the global belongs to): ``LOAD_GLOBAL
-  __name__``, which reads the module's own namespace even where a function
-  or a class namespace has a ``__name__`` of its own.
+* ``@racedet_globals`` (the module the global belongs to): ``LOAD_CONST
+  None``; the hook reads ``__name__`` from its caller's globals, the
+  module's own namespace even where a function or a class namespace has a
+  ``__name__`` of its own.
 
 So builtins, globals and locals hold nothing of racedet's (a class body's
 ``__prepare__`` namespace is never asked for a hook), and hooks keep
@@ -223,11 +224,16 @@ def _replacement(name: str, null: bool, namei: int, names: list, consts: list,
         # [obj, hook] -> [obj, hook, obj]
         return [_OP["ROT_TWO"], _OP["DUP_TOP"], _OP["ROT_THREE"]]
     if name == GLOBALS:
-        # The marker's own slot of co_names becomes ``__name__``: the argument keeps its size.
-        names[namei] = "__name__"
-        if PYBEHAVIOR.inline_caches:
-            return _arg_units(namei << 1, _LOAD_GLOBAL) + [0] * _CACHES[_LOAD_GLOBAL]
-        return _arg_units(namei, _LOAD_GLOBAL)
+        # ``None``: the hook takes the module from its caller's globals, so no name
+        # of racedet's (nor ``__name__``) is left in co_names.
+        k = const_index.get(id(None))
+        if k is None:
+            k = next((i for i, c in enumerate(consts) if c is None), None)
+            if k is None:
+                k = len(consts)
+                consts.append(None)
+            const_index[id(None)] = k
+        return _arg_units(k, _LOAD_CONST)
     fn = table.get(name)
     if fn is None:
         raise LinkError(f"unknown hook {name}")

@@ -171,14 +171,16 @@ class Instrumenter(ast.NodeTransformer):
         return f"cell '{name}'"
 
     def _cell_var(self, name: str) -> ast.AST:
-        """``(lambda: name).__closure__[0]``: the very cell ``name`` lives in.
+        """``cellof(lambda: name)``: the very cell ``name`` lives in (the lambda's one cell).
 
         Made at each access rather than kept in a local, so ``locals()``,
-        debuggers and tracebacks with locals see only the program's names.
-        (Only used where CPython's symbol table says ``name`` is a cell.)
+        debuggers and tracebacks with locals see only the program's names,
+        and by a hook rather than ``.__closure__[0]``, so ``co_names`` holds
+        only the program's names (``inspect.getclosurevars``).  (Only used
+        where CPython's symbol table says ``name`` is a cell.)
         """
         fn = ast.Lambda(_no_args(), ast.Name(name, ast.Load()))
-        return ast.Subscript(ast.Attribute(fn, "__closure__", ast.Load()), ast.Constant(0), ast.Load())
+        return ast.Call(self._marker(PREFIX + "cellof", 1 if self._one_unit_names() else 0), [fn], [])
 
     def _name_event(self, name: ast.Name, hook: str) -> Optional[ast.stmt]:
         """A statement recording a global/cell write (or read-modify-write) of ``name``."""
