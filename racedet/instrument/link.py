@@ -208,12 +208,24 @@ def _rewrite(raw: bytearray, names: list, consts: list, table: Dict[str, object]
                 patch = done.get(key)
                 if patch is None:
                     units = _replacement(name, bool(null), namei, names, consts, const_index, table)
+                    if len(units) > room and name == GLOBALS:
+                        units = _module_name_load(namei, names)
                     if len(units) > room:
                         raise LinkError(f"no room to link {name} at offset {start}")
                     units += [_NOP] * (room - len(units))
                     patch = done[key] = struct.pack(f"<{room}H", *units)
                 raw[start:end] = patch
             i = raw.find(op, end)
+
+
+def _module_name_load(namei: int, names: list) -> List[int]:
+    """The module reference where ``LOAD_CONST None`` does not fit (a 3.10 code object
+    with more than 256 constants): ``LOAD_GLOBAL __name__`` in the marker's own slot
+    of co_names, which keeps the argument's size (the hooks take the name as it is)."""
+    names[namei] = "__name__"
+    if PYBEHAVIOR.inline_caches:
+        return _arg_units(namei << 1, _LOAD_GLOBAL) + [0] * _CACHES[_LOAD_GLOBAL]
+    return _arg_units(namei, _LOAD_GLOBAL)
 
 
 def _replacement(name: str, null: bool, namei: int, names: list, consts: list,
