@@ -9,10 +9,17 @@ instrumented; a ``.pyc`` (and a zip holding only bytecode) runs as it is.
 
 Python's frames below the program are part of what it sees: none for a
 script or a ``.pyc``, runpy's two frames for ``-m``, a directory or a zip.
-racedet's own frames sit there instead, so a traceback is rebuilt with
-python's frames (:func:`visible_traceback`) and a ``warnings.warn`` whose
-``stacklevel`` reaches below the program is attributed as python would
-attribute it (:mod:`racedet.runner` wraps ``warnings.warn`` while it runs).
+With the compiled helper racedet._stack (racedet/_stack.c) the program's
+main code is evaluated exactly there: its frame is linked to runpy's frame
+(or to none), past racedet's launcher frames, and it runs at python's
+recursion depth, so ``sys._getframe``, ``traceback.extract_stack()``,
+``warnings.warn(stacklevel=N)``, faulthandler and pdb see python's stack.
+Without the helper the launcher frames stay below the program, and what can
+be hidden is hidden in Python: a traceback is rebuilt with python's frames
+(:func:`visible_traceback`, needed either way, as racedet's frame that
+caught the exception is on it) and ``warnings.warn`` is wrapped while the
+program runs so that a ``stacklevel`` below the program is attributed as
+python would attribute it.
 
 How the program ended (:class:`Ending`) is kept, not turned into a number:
 after racedet's report, :meth:`Ending.finish` ends the process the way the
@@ -38,6 +45,19 @@ from typing import List, NoReturn, Optional, Sequence
 from racedet import env, frames
 from racedet.exceptions import UsageError
 from racedet.instrument import importer
+
+try:
+    from racedet import _stack as stack_ext
+except ImportError:  # not built: the launcher's frames stay below the program
+    stack_ext = None  # type: ignore[assignment]
+
+#: The recursion depth (``stack_ext.depth()``) python runs a ``-m`` program's
+#: module at: measured by racedet/__main__.py where runpy runs it; None when
+#: racedet was not started through runpy.
+launch_depth: Optional[tuple] = None
+#: Code that measures what evaluating a module adds to the depth: the same
+#: call racedet/__main__.py measures with.
+_DEPTH_PROBE = compile("depth_seen = runner.stack_ext.depth()", "<racedet depth probe>", "exec", dont_inherit=True)
 
 
 @dataclasses.dataclass
@@ -296,11 +316,15 @@ def execute(program: Program) -> Ending:
     frames.main_code = code
     _base_frame = sys._getframe()
     _python_frames = _runpy_frames() if program.via_runpy else ()
-    _install_warn()
+    on_python_stack = stack_ext is not None and not as_python
+    if not on_python_stack:
+        _install_warn()
     uncaught: Optional[BaseException] = None
     try:
         if as_python:
             importer.run_as_python(program.path, mod.__dict__)
+        elif on_python_stack:
+            _run_on_python_stack(code, mod.__dict__, program.via_runpy)
         else:
             exec(code, mod.__dict__)
     except SystemExit as exc:
@@ -318,6 +342,20 @@ def execute(program: Program) -> Ending:
         mod.__dict__.pop("__file__", None)
         mod.__dict__.pop("__cached__", None)
     return ending
+
+
+def _run_on_python_stack(code: types.CodeType, namespace: dict, via_runpy: bool) -> None:
+    """Evaluate the main code with python's frames below it and at python's recursion depth.
+
+    A script has nothing below it and a fresh thread's depth; a runpy form
+    has runpy's frames (the ones that run racedet) and the depth measured
+    where runpy ran racedet.  Started without runpy (``cli.main(argv)`` in a
+    process of its own), a runpy form gets what a script gets.
+    """
+    below = _python_frames[-1] if via_runpy and _python_frames else None
+    target = launch_depth if below is not None else None
+    probe_globals = {"__builtins__": builtins, "runner": sys.modules[__name__]}
+    stack_ext.run(code, namespace, below, target, _DEPTH_PROBE, probe_globals)
 
 
 def _system_exit(exc: SystemExit) -> Ending:
