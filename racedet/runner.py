@@ -74,6 +74,8 @@ class Program:
     #: True for the forms python runs through runpy (``-m``, a directory, a zip):
     #: their tracebacks and warnings see runpy's two frames below the program.
     via_runpy: bool = False
+    #: The ``-m`` name (None for a directory or zip, which runpy runs as ``__main__``).
+    module_name: Optional[str] = None
 
 
 def _new_main(file: Optional[str]) -> types.ModuleType:
@@ -195,13 +197,17 @@ def prepare_module(name: str, args: List[str]) -> Program:
     with open(spec.origin, "rb") as f:
         source = f.read()
     sys.argv[:] = [spec.origin] + list(args)
+    # The finder found it as user code, with racedet's loader; python's is the
+    # SourceFileLoader, which the program sees (the main code is compiled by
+    # racedet.runner, not by a loader).
+    spec.loader = importer.python_loader(spec.loader)
     mod = _new_main(spec.origin)
     mod.__spec__ = spec
     mod.__loader__ = spec.loader  # type: ignore[attr-defined]
     mod.__package__ = spec.parent
     mod.__cached__ = spec.cached  # type: ignore[attr-defined]
     mod.__doc__ = None
-    return Program(mod, spec.origin, source=source, via_runpy=True)
+    return Program(mod, spec.origin, source=source, via_runpy=True, module_name=name)
 
 
 # -- how the program ended ---------------------------------------------------
@@ -296,7 +302,16 @@ def execute(program: Program) -> Ending:
     mod = program.module
     code = program.code
     as_python = False
-    if program.source is not None:
+    if program.source is not None and program.via_runpy:
+        try:
+            code = importer.compile_instrumented(program.source, program.path, toplevel=True)
+        except (SyntaxError, ValueError, UnicodeError):
+            code = None
+        if code is None:  # outside the except block: the error python raises has no context
+            error = _runpy_compile_error(program)
+            if error is not None:  # raised by runpy's own loading, as under python
+                return _uncaught(type(error), error, error.__traceback__, exact=True)
+    if program.source is not None and code is None:
         try:
             code = importer.compile_instrumented(program.source, program.path, toplevel=True)
         except (SyntaxError, ValueError, UnicodeError) as exc:
@@ -358,6 +373,48 @@ def _run_on_python_stack(code: types.CodeType, namespace: dict, via_runpy: bool)
     stack_ext.run(code, namespace, below, target, _DEPTH_PROBE, probe_globals)
 
 
+def _runpy_compile_error(program: Program) -> Optional[BaseException]:
+    """The error runpy raises loading a runpy form's bad source, its traceback python's, or None.
+
+    Python compiles a ``-m`` module, a directory's or a zip's ``__main__``
+    through runpy and the loader, and shows their frames above the error.
+    So runpy's own function is called here (with racedet's finder out of the
+    way: python's loader compiles), and its traceback is given the frame
+    that called it, runpy's ``_run_module_as_main`` (racedet's launcher runs
+    in that very frame), at the call python makes.
+    """
+    import dis
+    import runpy
+
+    bottom = _runpy_frames()
+    if not bottom:
+        return None
+    if program.module_name is not None:
+        details, call = (lambda: runpy._get_module_details(program.module_name, runpy._Error),  # type: ignore[attr-defined]
+                         "_get_module_details")
+    else:
+        details, call = runpy._get_main_module_details, "_get_main_module_details"  # type: ignore[attr-defined]
+    try:
+        with importer.finder_suspended():
+            details()
+    except BaseException as exc:  # noqa: B902 - whatever python would print
+        error = exc
+    else:
+        return None
+    top = bottom[0]
+    code = top.f_code
+    at = next((ins.offset for ins in dis.get_instructions(code)
+               if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval == call), None)
+    line = next((ln for start, end, ln in code.co_lines() if at is not None and start <= at < end), None)
+    if at is None or line is None:  # pragma: no cover - a runpy of another shape
+        return None
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(frames.RACEDET_DIR):
+        tb = tb.tb_next
+    error.__traceback__ = types.TracebackType(tb, top, at, line)
+    return error
+
+
 def _system_exit(exc: SystemExit) -> Ending:
     """Print a ``sys.exit(message)`` when python would: as the program ends, before threads are waited for.
 
@@ -416,9 +473,13 @@ def _display(exc: BaseException) -> None:
     sys.__excepthook__(type(exc), exc, exc.__traceback__)
 
 
-def _uncaught(etype, value, tb, skip_all: bool = False) -> Ending:  # type: ignore[no-untyped-def]
-    """Print an uncaught exception as python's PyErr_Print does, broken or missing excepthook included."""
-    tb = visible_traceback(tb, skip_all)
+def _uncaught(etype, value, tb, skip_all: bool = False, exact: bool = False) -> Ending:  # type: ignore[no-untyped-def]
+    """Print an uncaught exception as python's PyErr_Print does, broken or missing excepthook included.
+
+    ``exact``: ``tb`` is python's traceback already (see :func:`_runpy_compile_error`).
+    """
+    if not exact:
+        tb = visible_traceback(tb, skip_all)
     if value is None:  # pragma: no cover - only exception instances reach here
         value = etype()
     value.__traceback__ = tb
