@@ -55,9 +55,10 @@ except ImportError:  # not built: the launcher's frames stay below the program
 #: module at: measured by racedet/__main__.py where runpy runs it; None when
 #: racedet was not started through runpy.
 launch_depth: Optional[tuple] = None
-#: Code that measures what evaluating a module adds to the depth: the same
-#: call racedet/__main__.py measures with.
-_DEPTH_PROBE = compile("depth_seen = runner.stack_ext.depth()", "<racedet depth probe>", "exec", dont_inherit=True)
+#: What measures how much evaluating a module adds to the depth: the call
+#: racedet/__main__.py measures with.  Compiled afresh for each use: how a
+#: call site counts toward the depth changes once the interpreter specialises it.
+_DEPTH_PROBE = "depth_seen = runner.stack_ext.depth()"
 
 
 @dataclasses.dataclass
@@ -238,6 +239,7 @@ class Ending:
 
     def finish(self) -> NoReturn:
         """End the process as the program's own ending would have (python maps it to a status)."""
+        _restore_program_limit()
         exc = self.exc
         if exc is None:
             raise SystemExit(0)
@@ -370,7 +372,37 @@ def _run_on_python_stack(code: types.CodeType, namespace: dict, via_runpy: bool)
     below = _python_frames[-1] if via_runpy and _python_frames else None
     target = launch_depth if below is not None else None
     probe_globals = {"__builtins__": builtins, "runner": sys.modules[__name__]}
-    stack_ext.run(code, namespace, below, target, _DEPTH_PROBE, probe_globals)
+    try:
+        probe = compile(_DEPTH_PROBE, "<racedet depth probe>", "exec", dont_inherit=True)
+        stack_ext.run(code, namespace, below, target, probe, probe_globals)
+    finally:
+        _lift_low_limit()
+
+
+#: The recursion limit the program left, when it is too low for racedet to
+#: finish under (python's own exit needs only a few frames): put back by
+#: :meth:`Ending.finish`, before python's exit and the atexit handlers.
+_program_limit: Optional[int] = None
+#: What racedet needs to wait for threads and report, below its launcher frames.
+_FINISH_LIMIT = 250
+
+
+def _lift_low_limit() -> None:
+    global _program_limit
+    limit = sys.getrecursionlimit()
+    if limit < _FINISH_LIMIT:
+        _program_limit = limit
+        sys.setrecursionlimit(_FINISH_LIMIT)
+
+
+def _restore_program_limit() -> None:
+    global _program_limit
+    limit, _program_limit = _program_limit, None
+    if limit is not None:
+        try:
+            sys.setrecursionlimit(limit)
+        except RecursionError:  # pragma: no cover - lower than the frames ending the process
+            pass
 
 
 def _runpy_compile_error(program: Program) -> Optional[BaseException]:
