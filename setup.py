@@ -3,7 +3,9 @@
 ``racedet._access`` (racedet/_access.c) is optional: when it cannot be built
 (no compiler, no Python headers, a free-threaded or non-CPython interpreter)
 the install still succeeds and racedet uses the pure-Python core,
-racedet/access_py.py.  ``RACEDET_CORE=py|c`` chooses at run time.
+racedet/access_py.py.  ``RACEDET_CORE=py|c`` chooses at run time.  The other extensions are optional
+the same way: racedet._lifetime (racedet/_lifetime.c) and racedet._stack
+(racedet/_stack.c, which needs CPython's internal headers on 3.11+).
 """
 
 import platform
@@ -32,5 +34,9 @@ if _want_extension():
     # Shadow memory's deallocation watch for objects without weakref support
     # (racedet/_lifetime.c); without it the engine holds such objects.
     ext_modules.append(Extension("racedet._lifetime", ["racedet/_lifetime.c"], optional=True))
+    # The program's main code evaluated with python's stack below it, not
+    # racedet's launcher frames (racedet/_stack.c); without it racedet.runner
+    # hides those frames where it can, in Python.
+    ext_modules.append(Extension("racedet._stack", ["racedet/_stack.c"], optional=True))
 
 setup(ext_modules=ext_modules)

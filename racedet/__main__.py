@@ -33,6 +33,14 @@ def _adopt_own_package() -> None:
 _adopt_own_package()
 
 from racedet.cli import main  # noqa: E402 - after the package is the right one
+from racedet import runner  # noqa: E402
+
+if runner.stack_ext is not None:
+    # Here, in the module runpy runs as __main__, is where python would run a
+    # ``-m`` program's module: the recursion depth it runs at, measured by the
+    # same call runner.execute's probe makes (racedet/_stack.c).
+    depth_seen = runner.stack_ext.depth()
+    runner.launch_depth = depth_seen
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -9,10 +9,17 @@ instrumented; a ``.pyc`` (and a zip holding only bytecode) runs as it is.
 
 Python's frames below the program are part of what it sees: none for a
 script or a ``.pyc``, runpy's two frames for ``-m``, a directory or a zip.
-racedet's own frames sit there instead, so a traceback is rebuilt with
-python's frames (:func:`visible_traceback`) and a ``warnings.warn`` whose
-``stacklevel`` reaches below the program is attributed as python would
-attribute it (:mod:`racedet.runner` wraps ``warnings.warn`` while it runs).
+With the compiled helper racedet._stack (racedet/_stack.c) the program's
+main code is evaluated exactly there: its frame is linked to runpy's frame
+(or to none), past racedet's launcher frames, and it runs at python's
+recursion depth, so ``sys._getframe``, ``traceback.extract_stack()``,
+``warnings.warn(stacklevel=N)``, faulthandler and pdb see python's stack.
+Without the helper the launcher frames stay below the program, and what can
+be hidden is hidden in Python: a traceback is rebuilt with python's frames
+(:func:`visible_traceback`, needed either way, as racedet's frame that
+caught the exception is on it) and ``warnings.warn`` is wrapped while the
+program runs so that a ``stacklevel`` below the program is attributed as
+python would attribute it.
 
 How the program ended (:class:`Ending`) is kept, not turned into a number:
 after racedet's report, :meth:`Ending.finish` ends the process the way the
@@ -39,6 +46,20 @@ from racedet import env, frames
 from racedet.exceptions import UsageError
 from racedet.instrument import importer
 
+try:
+    from racedet import _stack as stack_ext
+except ImportError:  # not built: the launcher's frames stay below the program
+    stack_ext = None  # type: ignore[assignment]
+
+#: The recursion depth (``stack_ext.depth()``) python runs a ``-m`` program's
+#: module at: measured by racedet/__main__.py where runpy runs it; None when
+#: racedet was not started through runpy.
+launch_depth: Optional[tuple] = None
+#: What measures how much evaluating a module adds to the depth: the call
+#: racedet/__main__.py measures with.  Compiled afresh for each use: how a
+#: call site counts toward the depth changes once the interpreter specialises it.
+_DEPTH_PROBE = "depth_seen = runner.stack_ext.depth()"
+
 
 @dataclasses.dataclass
 class Program:
@@ -54,6 +75,8 @@ class Program:
     #: True for the forms python runs through runpy (``-m``, a directory, a zip):
     #: their tracebacks and warnings see runpy's two frames below the program.
     via_runpy: bool = False
+    #: The ``-m`` name (None for a directory or zip, which runpy runs as ``__main__``).
+    module_name: Optional[str] = None
 
 
 def _new_main(file: Optional[str]) -> types.ModuleType:
@@ -175,13 +198,17 @@ def prepare_module(name: str, args: List[str]) -> Program:
     with open(spec.origin, "rb") as f:
         source = f.read()
     sys.argv[:] = [spec.origin] + list(args)
+    # The finder found it as user code, with racedet's loader; python's is the
+    # SourceFileLoader, which the program sees (the main code is compiled by
+    # racedet.runner, not by a loader).
+    spec.loader = importer.python_loader(spec.loader)
     mod = _new_main(spec.origin)
     mod.__spec__ = spec
     mod.__loader__ = spec.loader  # type: ignore[attr-defined]
     mod.__package__ = spec.parent
     mod.__cached__ = spec.cached  # type: ignore[attr-defined]
     mod.__doc__ = None
-    return Program(mod, spec.origin, source=source, via_runpy=True)
+    return Program(mod, spec.origin, source=source, via_runpy=True, module_name=name)
 
 
 # -- how the program ended ---------------------------------------------------
@@ -212,6 +239,7 @@ class Ending:
 
     def finish(self) -> NoReturn:
         """End the process as the program's own ending would have (python maps it to a status)."""
+        _restore_program_limit()
         exc = self.exc
         if exc is None:
             raise SystemExit(0)
@@ -276,7 +304,16 @@ def execute(program: Program) -> Ending:
     mod = program.module
     code = program.code
     as_python = False
-    if program.source is not None:
+    if program.source is not None and program.via_runpy:
+        try:
+            code = importer.compile_instrumented(program.source, program.path, toplevel=True)
+        except (SyntaxError, ValueError, UnicodeError):
+            code = None
+        if code is None:  # outside the except block: the error python raises has no context
+            error = _runpy_compile_error(program)
+            if error is not None:  # raised by runpy's own loading, as under python
+                return _uncaught(type(error), error, error.__traceback__, exact=True)
+    if program.source is not None and code is None:
         try:
             code = importer.compile_instrumented(program.source, program.path, toplevel=True)
         except (SyntaxError, ValueError, UnicodeError) as exc:
@@ -296,11 +333,15 @@ def execute(program: Program) -> Ending:
     frames.main_code = code
     _base_frame = sys._getframe()
     _python_frames = _runpy_frames() if program.via_runpy else ()
-    _install_warn()
+    on_python_stack = stack_ext is not None and not as_python
+    if not on_python_stack:
+        _install_warn()
     uncaught: Optional[BaseException] = None
     try:
         if as_python:
             importer.run_as_python(program.path, mod.__dict__)
+        elif on_python_stack:
+            _run_on_python_stack(code, mod.__dict__, program.via_runpy)
         else:
             exec(code, mod.__dict__)
     except SystemExit as exc:
@@ -318,6 +359,92 @@ def execute(program: Program) -> Ending:
         mod.__dict__.pop("__file__", None)
         mod.__dict__.pop("__cached__", None)
     return ending
+
+
+def _run_on_python_stack(code: types.CodeType, namespace: dict, via_runpy: bool) -> None:
+    """Evaluate the main code with python's frames below it and at python's recursion depth.
+
+    A script has nothing below it and a fresh thread's depth; a runpy form
+    has runpy's frames (the ones that run racedet) and the depth measured
+    where runpy ran racedet.  Started without runpy (``cli.main(argv)`` in a
+    process of its own), a runpy form gets what a script gets.
+    """
+    below = _python_frames[-1] if via_runpy and _python_frames else None
+    target = launch_depth if below is not None else None
+    probe_globals = {"__builtins__": builtins, "runner": sys.modules[__name__]}
+    try:
+        probe = compile(_DEPTH_PROBE, "<racedet depth probe>", "exec", dont_inherit=True)
+        stack_ext.run(code, namespace, below, target, probe, probe_globals)
+    finally:
+        _lift_low_limit()
+
+
+#: The recursion limit the program left, when it is too low for racedet to
+#: finish under (python's own exit needs only a few frames): put back by
+#: :meth:`Ending.finish`, before python's exit and the atexit handlers.
+_program_limit: Optional[int] = None
+#: What racedet needs to wait for threads and report, below its launcher frames.
+_FINISH_LIMIT = 250
+
+
+def _lift_low_limit() -> None:
+    global _program_limit
+    limit = sys.getrecursionlimit()
+    if limit < _FINISH_LIMIT:
+        _program_limit = limit
+        sys.setrecursionlimit(_FINISH_LIMIT)
+
+
+def _restore_program_limit() -> None:
+    global _program_limit
+    limit, _program_limit = _program_limit, None
+    if limit is not None:
+        try:
+            sys.setrecursionlimit(limit)
+        except RecursionError:  # pragma: no cover - lower than the frames ending the process
+            pass
+
+
+def _runpy_compile_error(program: Program) -> Optional[BaseException]:
+    """The error runpy raises loading a runpy form's bad source, its traceback python's, or None.
+
+    Python compiles a ``-m`` module, a directory's or a zip's ``__main__``
+    through runpy and the loader, and shows their frames above the error.
+    So runpy's own function is called here (with racedet's finder out of the
+    way: python's loader compiles), and its traceback is given the frame
+    that called it, runpy's ``_run_module_as_main`` (racedet's launcher runs
+    in that very frame), at the call python makes.
+    """
+    import dis
+    import runpy
+
+    bottom = _runpy_frames()
+    if not bottom:
+        return None
+    if program.module_name is not None:
+        details, call = (lambda: runpy._get_module_details(program.module_name, runpy._Error),  # type: ignore[attr-defined]
+                         "_get_module_details")
+    else:
+        details, call = runpy._get_main_module_details, "_get_main_module_details"  # type: ignore[attr-defined]
+    try:
+        with importer.finder_suspended():
+            details()
+    except BaseException as exc:  # noqa: B902 - whatever python would print
+        error = exc
+    else:
+        return None
+    top = bottom[0]
+    code = top.f_code
+    at = next((ins.offset for ins in dis.get_instructions(code)
+               if ins.opname in ("LOAD_GLOBAL", "LOAD_NAME") and ins.argval == call), None)
+    line = next((ln for start, end, ln in code.co_lines() if at is not None and start <= at < end), None)
+    if at is None or line is None:  # pragma: no cover - a runpy of another shape
+        return None
+    tb = error.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(frames.RACEDET_DIR):
+        tb = tb.tb_next
+    error.__traceback__ = types.TracebackType(tb, top, at, line)
+    return error
 
 
 def _system_exit(exc: SystemExit) -> Ending:
@@ -378,9 +505,13 @@ def _display(exc: BaseException) -> None:
     sys.__excepthook__(type(exc), exc, exc.__traceback__)
 
 
-def _uncaught(etype, value, tb, skip_all: bool = False) -> Ending:  # type: ignore[no-untyped-def]
-    """Print an uncaught exception as python's PyErr_Print does, broken or missing excepthook included."""
-    tb = visible_traceback(tb, skip_all)
+def _uncaught(etype, value, tb, skip_all: bool = False, exact: bool = False) -> Ending:  # type: ignore[no-untyped-def]
+    """Print an uncaught exception as python's PyErr_Print does, broken or missing excepthook included.
+
+    ``exact``: ``tb`` is python's traceback already (see :func:`_runpy_compile_error`).
+    """
+    if not exact:
+        tb = visible_traceback(tb, skip_all)
     if value is None:  # pragma: no cover - only exception instances reach here
         value = etype()
     frames.set_traceback(value, tb)

@@ -264,3 +264,129 @@ def test_module_mode_parent_packages_see_python_m_argv(tmp_path):
                                capture_output=True, text=True, timeout=60)
         res = racedet(tmp_path, "-m", target, "x", "-y")
         assert (res.returncode, res.stdout, res.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+
+
+# -- racedet._stack: the program's main code on python's stack ----------------
+# (what the program sees is the differential corpus: stack_at_top*,
+# recursion_headroom*, faulthandler_dump*, frames_outlive_program*)
+
+
+def _stack_ext():
+    return pytest.importorskip("racedet._stack")
+
+
+def _room(n=0):
+    """How many more frames this thread can push (what the recursion counters leave it)."""
+    try:
+        return _room(n + 1)
+    except RecursionError:
+        return n
+
+
+def _run(stack, source, below=None, target=None, ns=None):
+    ns = {"__builtins__": __builtins__, "stack": stack} if ns is None else ns
+    probe = compile("depth_seen = stack.depth()", "<probe>", "exec")
+    return ns, stack.run(compile(source, "<prog>", "exec"), ns, below, target,
+                         probe, {"__builtins__": __builtins__, "stack": stack})
+
+
+@pytest.mark.parametrize("body, raised", [
+    ("pass", None),
+    ("raise ValueError('x')", ValueError),
+    ("raise SystemExit(3)", SystemExit),
+    ("raise KeyboardInterrupt", KeyboardInterrupt),
+    ("def down():\n    down()\ndown()", RecursionError),
+])
+def test_stack_run_restores_link_and_depth_however_it_ends(body, raised):
+    stack = _stack_ext()
+    _room()
+    me, caller, before = sys._getframe(), sys._getframe(1), _room()
+    src = ("import sys, traceback\n"
+           "top_back = sys._getframe().f_back\n"
+           "extracted = len(traceback.extract_stack())\n" + body + "\n")
+    ns = {"__builtins__": __builtins__, "stack": stack}
+    if raised is None:
+        _run(stack, src, ns=ns)
+    else:
+        with pytest.raises(raised):
+            _run(stack, src, ns=ns)
+    assert (ns["top_back"], ns["extracted"]) == (None, 1)
+    assert sys._getframe() is me and sys._getframe(1) is caller
+    assert _room() == before
+    import traceback
+    assert traceback.extract_stack()[-1].name == "test_stack_run_restores_link_and_depth_however_it_ends"
+
+
+def test_stack_run_links_the_frame_below_and_runs_at_the_target_depth():
+    stack = _stack_ext()
+    below = sys._getframe()
+    ns, _ = _run(stack, "import sys\nback = sys._getframe().f_back\nseen = stack.depth()\n",
+                 below=below, target=(40, 30))
+    assert ns["back"] is below
+    assert ns["seen"] == ((40, 30) if sys.version_info >= (3, 12) else (40, 0))
+
+
+def test_stack_run_fresh_depth_gives_python_s_recursion_room():
+    stack = _stack_ext()
+    ns, _ = _run(stack, "import sys\ndef down(n):\n    try:\n        return down(n + 1)\n"
+                        "    except RecursionError:\n        return n\nroom = down(0)\n")
+    plain = subprocess.run([sys.executable, "-c",
+                            "import sys\ndef down(n):\n    try:\n        return down(n + 1)\n"
+                            "    except RecursionError:\n        return n\nprint(down(0))\n"],
+                           capture_output=True, text=True, timeout=60)
+    assert ns["room"] == int(plain.stdout)
+
+
+def test_stack_run_frames_generators_and_tracebacks_stay_sound():
+    """Frames of the cut stack outlive the run: gc, generators, kept tracebacks, threads."""
+    stack = _stack_ext()
+    import gc
+    import traceback
+    src = """
+import gc, sys, threading
+def gen():
+    yield sys._getframe()
+    yield "resumed"
+g = gen()
+gen_frame = next(g)
+try:
+    (lambda: 1 / 0)()
+except ZeroDivisionError as e:
+    err = e
+done = threading.Event()
+def worker():
+    gc.collect()
+    done.wait()
+t = threading.Thread(target=worker)
+t.start()
+gc.collect()
+top = sys._getframe()
+"""
+    ns, _ = _run(stack, src, below=sys._getframe())
+    gc.collect()
+    assert next(ns["g"]) == "resumed"
+    assert ns["top"].f_back is sys._getframe()
+    assert [f.name for f in traceback.extract_tb(ns["err"].__traceback__)] == ["<module>", "<lambda>"]
+    ns["done"].set()
+    ns["t"].join()
+    del ns
+    gc.collect()
+
+
+def test_without_the_stack_extension_warnings_past_the_top_still_go_to_sys(tmp_path):
+    """The pure-Python fallback: launcher frames stay below, warn is wrapped to attribute as python."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import sys\nsys.modules['racedet._stack'] = None\n")
+    write(tmp_path, "import warnings\nwarnings.simplefilter('always')\n"
+                    "warnings.warn('deep', stacklevel=10)\nwarnings.warn('here')\n"
+                    "def f():\n    1 / 0\nf()\n")
+    plain = subprocess.run([sys.executable, "prog.py"], cwd=str(tmp_path), env=env(),
+                           capture_output=True, text=True, timeout=60)
+    extra = {"PYTHONPATH": str(site) + os.pathsep + str(ROOT)}
+    res = racedet(tmp_path, "prog.py", extra_env=extra, use_root=False)
+    assert "UserWarning: deep" in plain.stderr
+    assert (res.returncode, res.stdout, res.stderr) == (plain.returncode, plain.stdout, plain.stderr)
+    write(tmp_path, "import sys, warnings\nprint(warnings.warn, sys._getframe().f_back is None)\n")
+    res = racedet(tmp_path, "prog.py", extra_env=extra, use_root=False)
+    assert res.stdout.startswith("<function warn") and res.stdout.endswith("False\n"), res.stdout

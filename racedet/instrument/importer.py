@@ -11,6 +11,7 @@ bytecode and a cached one is never stale.
 from __future__ import annotations
 
 import ast
+import contextlib
 import fnmatch
 import importlib.abc
 import importlib.machinery
@@ -20,7 +21,7 @@ import sys
 import sysconfig
 import zlib
 from types import CodeType, ModuleType
-from typing import List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 from racedet.instrument import link, rewrite
 
@@ -286,7 +287,37 @@ class RacedetFinder(importlib.abc.MetaPathFinder):
         return spec
 
 
+def python_loader(loader: object) -> object:
+    """The loader python itself would give a module that racedet's finder gave :class:`RacedetLoader`.
+
+    For ``-m``'s main module, whose code racedet compiles itself: the
+    program sees python's plain SourceFileLoader (``type(__loader__)``,
+    ``__spec__.loader``), and resources, linecache and pkgutil get the same
+    answers from it, as RacedetLoader only changes ``get_code``.
+    """
+    if isinstance(loader, RacedetLoader):
+        return importlib.machinery.SourceFileLoader(loader.name, loader.path)
+    return loader
+
+
 _finder: Optional[RacedetFinder] = None
+
+
+@contextlib.contextmanager
+def finder_suspended() -> Iterator[None]:
+    """Imports inside run as under python: racedet's finder is out of ``sys.meta_path`` meanwhile."""
+    finder = _finder
+    try:
+        index = sys.meta_path.index(finder) if finder is not None else -1
+    except ValueError:
+        index = -1
+    if index >= 0:
+        del sys.meta_path[index]
+    try:
+        yield
+    finally:
+        if index >= 0 and _finder is finder and finder not in sys.meta_path:
+            sys.meta_path.insert(min(index, len(sys.meta_path)), finder)
 
 
 def install(selector: Selector, index: int = 0) -> RacedetFinder:

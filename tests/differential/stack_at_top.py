@@ -1,4 +1,3 @@
-# differential: xfail=noticed: racedet's launcher frames below __main__ show in traceback.extract_stack() / sys._getframe (runner)
 import sys
 import traceback
 

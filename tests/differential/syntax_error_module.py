@@ -1,3 +1,2 @@
 # differential: form=module
-# differential: xfail=noticed: a -m / directory program's SyntaxError lacks the runpy and importlib frames python shows (runner)
 x = (

@@ -1,0 +1,2 @@
+# differential: form=dir
+x = (
