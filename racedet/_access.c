@@ -2685,9 +2685,13 @@ c_leaving(PyObject *m, PyObject *lock)
         goto done;
     if (top) {
         if (PyList_CheckExact(held)) {
+            /* held.pop(): the list keeps its allocation, as list.pop does
+             * while it is more than half full (no Python code runs before
+             * the entry is dropped, last) */
             Py_ssize_t n = PyList_GET_SIZE(held);
-            if (PyList_SetSlice(held, n - 1, n, NULL) < 0)
-                goto done;
+            PyObject *last = PyList_GET_ITEM(held, n - 1);
+            Py_SET_SIZE(held, n - 1);
+            Py_DECREF(last);
         }
         else {
             PyObject *r = PyObject_CallMethodNoArgs(held, s_pop);

@@ -72,16 +72,18 @@ def _where(depth: int) -> str:
     return f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno}"
 
 
-def _check_acquire_args(blocking_: Any, timeout: Any) -> None:
-    """Raise the error a raw lock raises for these arguments, in this Python's words.
+def _acquire_args(args: tuple, kwargs: dict) -> tuple:
+    """``(blocking, timeout)`` of ``acquire(*args, **kwargs)``, checked as the raw lock checks them.
 
-    A new, unlocked lock checks them and never blocks: its errors, their
-    types and messages are the raw lock's on every version and platform
-    ("timeout value must be a non-negative number" in 3.13, "timestamp out
-    of range for platform time_t", a ``timeout`` that is not a number), and
-    what it accepts (any object as ``blocking``, by truth value) it accepts.
+    Any error (too many arguments, an unknown keyword, a bad value) is the
+    raw lock's own, in this Python's words: a new, unlocked lock raises it.
     """
-    _allocate_lock().acquire(blocking_, timeout)
+    _allocate_lock().acquire(*args, **kwargs)
+    return _acquire_params(*args, **kwargs)
+
+
+def _acquire_params(blocking: Any = True, timeout: Any = -1) -> tuple:
+    return blocking, timeout
 
 
 def _hide(exc: BaseException) -> None:
@@ -274,11 +276,12 @@ class ModelLock(_LockRest, metaclass=_AnyCore):
         self._uid = lockorder.new_uid()
         self._desc = lockorder.describe("Lock", self._uid, self, where)
 
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+    def acquire(self, *args: Any, **kwargs: Any) -> bool:   # (blocking=True, timeout=-1)
         took = _took
-        if blocking is not True or timeout != -1:
+        blocking, timeout = True, -1
+        if args or kwargs:
             try:
-                _check_acquire_args(blocking, timeout)
+                blocking, timeout = _acquire_args(args, kwargs)
             except BaseException as e:
                 _hide(e)
                 raise
@@ -451,10 +454,11 @@ class ModelRLock(_RLockRest, metaclass=_AnyCore):
         self._uid = lockorder.new_uid()
         self._desc = lockorder.describe("RLock", self._uid, self, where)
 
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        if blocking is not True or timeout != -1:
+    def acquire(self, *args: Any, **kwargs: Any) -> bool:   # (blocking=True, timeout=-1)
+        blocking, timeout = True, -1
+        if args or kwargs:
             try:
-                _check_acquire_args(blocking, timeout)
+                blocking, timeout = _acquire_args(args, kwargs)
             except BaseException as e:
                 _hide(e)
                 raise
@@ -464,7 +468,7 @@ class ModelRLock(_RLockRest, metaclass=_AnyCore):
             self._count += 1
             return True
         took = _took
-        if (blocking is not True or timeout != -1) and (not blocking or timeout >= 0):
+        if not blocking or timeout >= 0:
             took = _took_bounded
         lk = self._lock
         if lk.acquire(False):
@@ -568,16 +572,6 @@ def _new_rlock(cls: type, where: str) -> Any:
     return lk
 
 
-def _raise_as_python(e: BaseException) -> None:
-    """Raise ``e`` as python raises it in the user's own statement: no racedet frame under it."""
-    try:
-        e.__traceback__ = None
-        raise e
-    except BaseException as e2:
-        _hide(e2)
-        raise
-
-
 def _user_class(name: str, bases: tuple, new: Any, raw: Any, subclassable: bool) -> type:
     """The class of user locks, named as python's ``_thread.<name>``.
 
@@ -585,13 +579,16 @@ def _user_class(name: str, bases: tuple, new: Any, raw: Any, subclassable: bool)
     instantiated); calling ours checks the arguments with it and makes a
     model.
     """
+    # Errors are raised as python raises them in the user's own statement:
+    # the frames of this module are taken out of their tracebacks.
     def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
-        if raw is None:
-            _raise_as_python(TypeError(f"cannot create '_thread.{name}' instances"))
         try:
+            if raw is None:
+                raise TypeError(f"cannot create '_thread.{name}' instances")
             raw(*args, **kwargs)
         except BaseException as e:
-            _raise_as_python(e)
+            _hide(e)
+            raise
         return new(cls, _where(2))
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -602,7 +599,11 @@ def _user_class(name: str, bases: tuple, new: Any, raw: Any, subclassable: bool)
                 "__doc__": f"``_thread.{name}`` as racedet models it."}
     if not subclassable:
         def __init_subclass__(cls: type, **kw: Any) -> None:
-            _raise_as_python(TypeError(f"type '_thread.{name}' is not an acceptable base type"))
+            try:
+                raise TypeError(f"type '_thread.{name}' is not an acceptable base type")
+            except BaseException as e:
+                _hide(e)
+                raise
         ns["__init_subclass__"] = classmethod(__init_subclass__)
     return type(name, bases, ns)
 
