@@ -519,6 +519,12 @@ class ModelRLock(_RLockRest, metaclass=_AnyCore):
 
 _RLockType = type(_RawRLock())
 
+# What the RLock of this Python does not have (``locked`` before 3.14,
+# ``_recursion_count`` before 3.11), its models do not have either.
+for _name in ("locked", "_recursion_count"):
+    if not hasattr(_RLockType, _name):
+        delattr(_RLockRest, _name)
+
 
 class RLock(metaclass=_Factory):
     """``threading.RLock``: a model when user code makes it, a raw RLock otherwise."""
