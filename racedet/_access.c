@@ -2770,7 +2770,7 @@ nargs_ok(const char *name, Py_ssize_t nargs, Py_ssize_t want)
  * work of took_at/c_leaving above, with no Python frame in between.  What
  * is rare stays in Python, called from here with the model: an argument
  * check for anything but a plain call (on a fresh raw lock, as
- * locks._check_acquire_args), a try-lock's or timed acquire's bookkeeping
+ * locks._acquire_args), a try-lock's or timed acquire's bookkeeping
  * (locks._took_bounded), a wait for a lock that is held (locks._wait_hidden,
  * visible to the watchdog and interruptible) and the wake-up of a
  * condition's waiters (blocking.wake).  locks.py gives those to
@@ -2862,7 +2862,7 @@ acquire_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
     if (nargs == 1 && kwnames == NULL && (args[0] == Py_True || args[0] == Py_False))
         b = args[0];      /* a bool alone: every version's raw lock takes it */
     else {
-        /* locks._check_acquire_args: a new, unlocked raw lock raises what the raw lock raises */
+        /* locks._acquire_args: a new, unlocked raw lock raises what the raw lock raises */
         PyObject *fresh = PyObject_CallNoArgs(allocate_lock_fn);
         if (fresh == NULL)
             return -1;
