@@ -2825,11 +2825,30 @@ raw_call(PyObject *descr, PyObject *raw, PyObject *a, PyObject *b)
     return PyObject_Vectorcall(descr, args, a == NULL ? 1 : (b == NULL ? 2 : 3), NULL);
 }
 
+/* ``raw.acquire(False)`` through ``descr``, the raw type's acquire: the C
+ * function itself with a constant ``(False,)`` when it takes a tuple (3.10-3.12),
+ * as the method descriptor would call it less the tuple it builds.  A new reference. */
+static PyObject *false_tuple;
+
+static inline PyObject *
+raw_try(PyObject *descr, PyObject *raw)
+{
+    if (Py_IS_TYPE(descr, &PyMethodDescr_Type)) {
+        PyMethodDef *ml = ((PyMethodDescrObject *)descr)->d_method;
+        if ((ml->ml_flags & (METH_VARARGS | METH_FASTCALL | METH_NOARGS | METH_O | METH_KEYWORDS | METH_METHOD))
+                == (METH_VARARGS | METH_KEYWORDS)
+                && PyObject_TypeCheck(raw, PyDescr_TYPE(descr)))
+            return ((PyCFunctionWithKeywords)(void (*)(void))ml->ml_meth)(raw, false_tuple, NULL);
+    }
+    PyObject *args[2] = {raw, Py_False};
+    return PyObject_Vectorcall(descr, args, 2, NULL);
+}
+
 /* ``descr(raw, *args)`` whose result is a truth value: 1, 0 or -1. */
 static inline int
 raw_truth(PyObject *descr, PyObject *raw, PyObject *a)
 {
-    PyObject *r = raw_call(descr, raw, a, NULL);
+    PyObject *r = a == Py_False ? raw_try(descr, raw) : raw_call(descr, raw, a, NULL);
     if (r == NULL)
         return -1;
     int t = r == Py_True ? 1 : r == Py_False ? 0 : PyObject_IsTrue(r);
@@ -3245,6 +3264,8 @@ init_lock_types(PyObject *m)
     if ((s_timeout = PyUnicode_InternFromString("timeout")) == NULL)
         goto error;
     if ((s_Lock_acquire = PyUnicode_InternFromString("Lock.acquire")) == NULL)
+        goto error;
+    if ((false_tuple = PyTuple_Pack(1, Py_False)) == NULL)
         goto error;
     if ((allocate_lock_fn = PyObject_GetAttrString(thread, "allocate_lock")) == NULL
             || (rawrlock_type = PyObject_GetAttrString(thread, "RLock")) == NULL
