@@ -2526,9 +2526,11 @@ nested_stack(PyObject *held, PyObject *uid, int *call)
     return stack;
 }
 
-/* locks._took_py(lock): ``lock`` was just acquired (not re-entered). */
+/* locks._took_py(lock): ``lock`` was just acquired (not re-entered).
+ * ``depth``: how far the user's frame is from the innermost Python frame
+ * (1 under a Python model's acquire, 0 under the C models below). */
 static PyObject *
-c_took(PyObject *m, PyObject *lock)
+took_at(PyObject *lock, int depth)
 {
     PyObject *res = NULL, *sv = NULL, *vc = NULL, *owner = NULL, *tid = NULL, *tsvc = NULL,
              *held = NULL, *uid = NULL, *desc = NULL, *stack = NULL;
@@ -2585,7 +2587,7 @@ c_took(PyObject *m, PyObject *lock)
         }
     }
     else
-        stack = one_frame(caller_frame(1));
+        stack = one_frame(caller_frame(depth));
     if (stack == NULL || held_append(held, uid, desc, stack) < 0)
         goto done;
     res = Py_NewRef(Py_None);
@@ -2601,6 +2603,12 @@ done:
     Py_XDECREF(sv);
     Py_DECREF(ts);
     return res;
+}
+
+static PyObject *
+c_took(PyObject *m, PyObject *lock)
+{
+    return took_at(lock, 1);
 }
 
 /* ``held[-1][0] == uid`` for a non-empty ``held``: 1, 0 or -1. */
@@ -2678,9 +2686,13 @@ c_leaving(PyObject *m, PyObject *lock)
         goto done;
     if (top) {
         if (PyList_CheckExact(held)) {
+            /* held.pop(): the list keeps its allocation, as list.pop does
+             * while it is more than half full (no Python code runs before
+             * the entry is dropped, last) */
             Py_ssize_t n = PyList_GET_SIZE(held);
-            if (PyList_SetSlice(held, n - 1, n, NULL) < 0)
-                goto done;
+            PyObject *last = PyList_GET_ITEM(held, n - 1);
+            Py_SET_SIZE(held, n - 1);
+            Py_DECREF(last);
         }
         else {
             PyObject *r = PyObject_CallMethodNoArgs(held, s_pop);
@@ -2746,6 +2758,537 @@ nargs_ok(const char *name, Py_ssize_t nargs, Py_ssize_t want)
         return 1;
     PyErr_Format(PyExc_TypeError, "%s() takes exactly %zd arguments (%zd given)", name, want, nargs);
     return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The Lock and RLock models as C types (racedet.models.locks builds the
+ * public classes on them: LockCore under ``_thread.lock``, RLockCore under
+ * ``_thread.RLock``).
+ *
+ * acquire, release, __enter__, __exit__ and locked are one C call each: the
+ * raw lock's own method (called through its method descriptor, so its
+ * arguments, errors and blocking are exactly the raw lock's) and the clock
+ * work of took_at/c_leaving above, with no Python frame in between.  What
+ * is rare stays in Python, called from here with the model: an argument
+ * check for anything but a plain call (on a fresh raw lock, as
+ * locks._acquire_args), a try-lock's or timed acquire's bookkeeping
+ * (locks._took_bounded), a wait for a lock that is held (locks._wait_hidden,
+ * visible to the watchdog and interruptible) and the wake-up of a
+ * condition's waiters (blocking.wake).  locks.py gives those to
+ * _lock_setup() when it is imported.
+ *
+ * The user's frame is the innermost Python frame here (depth 0 for took_at).
+ * The fields are the Python models' slots (_lock, _sv, _uid, _desc, _cond;
+ * an RLock's _owner and _count), so took_at and c_leaving find them through
+ * their member descriptors as they find a Python model's. */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *lock;          /* _lock: the raw _thread.lock or _thread.RLock */
+    PyObject *sv, *uid, *desc;
+    PyObject *weakreflist;
+    char cond;               /* _cond: under a Condition, releases wake its waiters */
+    unsigned long owner;     /* RLock: the owner's thread ident, 0 for none */
+    Py_ssize_t count;        /* RLock: the recursion level */
+} LockObject;
+
+static PyObject *raw_lock_acquire, *raw_lock_release, *raw_lock_locked;    /* _thread.lock's */
+static PyObject *raw_rlock_acquire, *raw_rlock_release;                     /* _thread.RLock's */
+static PyObject *allocate_lock_fn, *rawrlock_type;
+static PyObject *took_bounded_fn, *wait_fn, *wake_fn;    /* set by _lock_setup */
+static PyObject *s_TRACKING, *s_blocking, *s_timeout, *s_Lock_acquire;
+
+/* engine.TRACKING: 1, 0 or -1. */
+static inline int
+tracking(void)
+{
+    PyObject *t = PyDict_GetItemWithError(engine_dict, s_TRACKING);
+    if (t == Py_True)
+        return 1;
+    if (t == Py_False)
+        return 0;
+    if (t == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_AttributeError, "module 'racedet.engine' has no attribute 'TRACKING'");
+        return -1;
+    }
+    Py_INCREF(t);
+    int r = PyObject_IsTrue(t);
+    Py_DECREF(t);
+    return r;
+}
+
+/* ``descr(raw, *args)``: a new reference. */
+static inline PyObject *
+raw_call(PyObject *descr, PyObject *raw, PyObject *a, PyObject *b)
+{
+    PyObject *args[3] = {raw, a, b};
+    return PyObject_Vectorcall(descr, args, a == NULL ? 1 : (b == NULL ? 2 : 3), NULL);
+}
+
+/* ``raw.acquire(False)`` through ``descr``, the raw type's acquire: the C
+ * function itself with a constant ``(False,)`` when it takes a tuple (3.10-3.12),
+ * as the method descriptor would call it less the tuple it builds.  A new reference. */
+static PyObject *false_tuple;
+
+static inline PyObject *
+raw_try(PyObject *descr, PyObject *raw)
+{
+    if (Py_IS_TYPE(descr, &PyMethodDescr_Type)) {
+        PyMethodDef *ml = ((PyMethodDescrObject *)descr)->d_method;
+        if ((ml->ml_flags & (METH_VARARGS | METH_FASTCALL | METH_NOARGS | METH_O | METH_KEYWORDS | METH_METHOD))
+                == (METH_VARARGS | METH_KEYWORDS)
+                && PyObject_TypeCheck(raw, PyDescr_TYPE(descr)))
+            return ((PyCFunctionWithKeywords)(void (*)(void))ml->ml_meth)(raw, false_tuple, NULL);
+    }
+    PyObject *args[2] = {raw, Py_False};
+    return PyObject_Vectorcall(descr, args, 2, NULL);
+}
+
+/* ``descr(raw, *args)`` whose result is a truth value: 1, 0 or -1. */
+static inline int
+raw_truth(PyObject *descr, PyObject *raw, PyObject *a)
+{
+    PyObject *r = a == Py_False ? raw_try(descr, raw) : raw_call(descr, raw, a, NULL);
+    if (r == NULL)
+        return -1;
+    int t = r == Py_True ? 1 : r == Py_False ? 0 : PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return t;
+}
+
+static int
+setup_done(void)
+{
+    if (took_bounded_fn != NULL)
+        return 1;
+    PyErr_SetString(PyExc_RuntimeError, "racedet._access: _lock_setup() was not called");
+    return 0;
+}
+
+/* The arguments of acquire(blocking=True, timeout=-1), checked as the raw
+ * lock checks them: ``*blocking`` (0 or 1) and ``*bounded`` (the acquire
+ * cannot wait forever), ``*timeout`` borrowed (NULL: -1).  0 or -1. */
+static int
+acquire_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+             int *blocking, int *bounded, PyObject **timeout)
+{
+    *blocking = 1;
+    *bounded = 0;
+    *timeout = NULL;
+    if (nargs == 0 && kwnames == NULL)
+        return 0;
+    PyObject *b = NULL, *t = NULL;
+    if (nargs == 1 && kwnames == NULL && (args[0] == Py_True || args[0] == Py_False))
+        b = args[0];      /* a bool alone: every version's raw lock takes it */
+    else {
+        /* locks._acquire_args: a new, unlocked raw lock raises what the raw lock raises */
+        PyObject *fresh = PyObject_CallNoArgs(allocate_lock_fn);
+        if (fresh == NULL)
+            return -1;
+        Py_ssize_t n = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+        PyObject **stack = PyMem_Malloc((n + 1) * sizeof(PyObject *));
+        if (stack == NULL) {
+            Py_DECREF(fresh);
+            PyErr_NoMemory();
+            return -1;
+        }
+        stack[0] = fresh;
+        for (Py_ssize_t i = 0; i < n; i++)
+            stack[i + 1] = args[i];
+        PyObject *r = PyObject_Vectorcall(raw_lock_acquire, stack, nargs + 1, kwnames);
+        PyMem_Free(stack);
+        Py_DECREF(fresh);
+        if (r == NULL)
+            return -1;
+        Py_DECREF(r);
+        /* accepted: at most two, by position or by name */
+        if (nargs >= 1)
+            b = args[0];
+        if (nargs >= 2)
+            t = args[1];
+        for (Py_ssize_t i = 0; kwnames && i < PyTuple_GET_SIZE(kwnames); i++) {
+            PyObject *k = PyTuple_GET_ITEM(kwnames, i);
+            if (PyUnicode_Compare(k, s_blocking) == 0)
+                b = args[nargs + i];
+            else if (PyUnicode_Compare(k, s_timeout) == 0)
+                t = args[nargs + i];
+        }
+    }
+    if (b != NULL) {
+        int v = PyObject_IsTrue(b);
+        if (v < 0)
+            return -1;
+        *blocking = v;
+    }
+    if (t != NULL) {
+        double d = PyFloat_AsDouble(t);
+        if (d == -1.0 && PyErr_Occurred())
+            return -1;
+        *timeout = t;
+        if (d >= 0)
+            *bounded = 1;
+    }
+    if (!*blocking)
+        *bounded = 1;
+    return 0;
+}
+
+/* The bookkeeping of a first acquisition: took_at, or locks._took_bounded.  0 or -1. */
+static int
+acquired_now(PyObject *self, int bounded)
+{
+    int on = tracking();
+    if (on <= 0)
+        return on;
+    PyObject *r = bounded ? PyObject_CallOneArg(took_bounded_fn, self) : took_at(self, 0);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* Wait for ``raw`` (held by another thread): locks._wait_hidden.  1, 0 or -1. */
+static int
+wait_raw(PyObject *self, PyObject *raw, PyObject *timeout)
+{
+    PyObject *args[4] = {s_Lock_acquire, raw, timeout ? timeout : MINUS_ONE, self};
+    PyObject *r = PyObject_Vectorcall(wait_fn, args, 4, NULL);
+    if (r == NULL)
+        return -1;
+    int t = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return t;
+}
+
+/* The release of a lock for good, when tracking: c_leaving, the raw release, the wake-up. */
+static PyObject *
+release_for_good(LockObject *self, PyObject *descr)
+{
+    int on = tracking();
+    if (on < 0)
+        return NULL;
+    if (on) {
+        PyObject *r = c_leaving(NULL, (PyObject *)self);
+        if (r == NULL)
+            return NULL;
+        Py_DECREF(r);
+    }
+    PyObject *r = raw_call(descr, self->lock, NULL, NULL);
+    if (r == NULL)
+        return NULL;
+    Py_DECREF(r);
+    if (on && self->cond) {
+        if ((r = PyObject_CallOneArg(wake_fn, (PyObject *)self)) == NULL)
+            return NULL;
+        Py_DECREF(r);
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+lock_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
+{
+    PyObject *raw = PyObject_CallNoArgs(allocate_lock_fn);
+    if (raw == NULL)
+        return NULL;
+    LockObject *self = (LockObject *)tp->tp_alloc(tp, 0);
+    if (self == NULL) {
+        Py_DECREF(raw);
+        return NULL;
+    }
+    self->lock = raw;
+    self->sv = Py_NewRef(Py_None);
+    self->uid = Py_NewRef(Py_None);
+    self->desc = Py_NewRef(Py_None);
+    return (PyObject *)self;
+}
+
+static PyObject *
+rlock_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
+{
+    PyObject *raw = PyObject_CallNoArgs(rawrlock_type);
+    if (raw == NULL)
+        return NULL;
+    LockObject *self = (LockObject *)tp->tp_alloc(tp, 0);
+    if (self == NULL) {
+        Py_DECREF(raw);
+        return NULL;
+    }
+    self->lock = raw;
+    self->sv = Py_NewRef(Py_None);
+    self->uid = Py_NewRef(Py_None);
+    self->desc = Py_NewRef(Py_None);
+    return (PyObject *)self;
+}
+
+static void
+lock_dealloc(LockObject *self)
+{
+    if (self->weakreflist != NULL)
+        PyObject_ClearWeakRefs((PyObject *)self);
+    Py_CLEAR(self->lock);
+    Py_CLEAR(self->sv);
+    Py_CLEAR(self->uid);
+    Py_CLEAR(self->desc);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* ModelLock.acquire */
+static PyObject *
+lock_acquire(LockObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    int blocking, bounded;
+    PyObject *timeout;
+    if (!setup_done() || acquire_args(args, nargs, kwnames, &blocking, &bounded, &timeout) < 0)
+        return NULL;
+    int ok = raw_truth(raw_lock_acquire, self->lock, Py_False);
+    if (ok < 0)
+        return NULL;
+    if (!ok) {
+        if (!blocking)
+            Py_RETURN_FALSE;
+        if ((ok = wait_raw((PyObject *)self, self->lock, timeout)) < 0)
+            return NULL;
+    }
+    if (ok && acquired_now((PyObject *)self, bounded) < 0)
+        return NULL;
+    return PyBool_FromLong(ok);
+}
+
+/* ModelLock.release */
+static PyObject *
+lock_release(LockObject *self, PyObject *unused)
+{
+    if (!setup_done())
+        return NULL;
+    int locked = raw_truth(raw_lock_locked, self->lock, NULL);
+    if (locked < 0)
+        return NULL;
+    if (!locked)
+        return raw_call(raw_lock_release, self->lock, NULL, NULL);   /* the real RuntimeError */
+    return release_for_good(self, raw_lock_release);
+}
+
+static PyObject *
+lock_exit(LockObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return lock_release(self, NULL);
+}
+
+static PyObject *
+lock_locked(LockObject *self, PyObject *unused)
+{
+    return raw_call(raw_lock_locked, self->lock, NULL, NULL);
+}
+
+/* ModelRLock.acquire */
+static PyObject *
+rlock_acquire(LockObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    int blocking, bounded;
+    PyObject *timeout;
+    if (!setup_done() || acquire_args(args, nargs, kwnames, &blocking, &bounded, &timeout) < 0)
+        return NULL;
+    unsigned long me = PyThread_get_thread_ident();
+    if (self->owner == me) {
+        PyObject *r = raw_call(raw_rlock_acquire, self->lock, NULL, NULL);
+        if (r == NULL)
+            return NULL;
+        Py_DECREF(r);
+        self->count++;
+        Py_RETURN_TRUE;
+    }
+    int ok = raw_truth(raw_rlock_acquire, self->lock, Py_False);
+    if (ok < 0)
+        return NULL;
+    if (!ok) {
+        if (!blocking)
+            Py_RETURN_FALSE;
+        if ((ok = wait_raw((PyObject *)self, self->lock, timeout)) < 0)
+            return NULL;
+    }
+    if (ok) {
+        self->owner = me;
+        self->count = 1;
+        if (acquired_now((PyObject *)self, bounded) < 0)
+            return NULL;
+    }
+    return PyBool_FromLong(ok);
+}
+
+/* ModelRLock.release */
+static PyObject *
+rlock_release(LockObject *self, PyObject *unused)
+{
+    if (!setup_done())
+        return NULL;
+    if (self->owner != PyThread_get_thread_ident()) {
+        PyObject *r = raw_call(raw_rlock_release, self->lock, NULL, NULL);   /* the real RuntimeError */
+        if (r == NULL)
+            return NULL;
+        Py_DECREF(r);
+    }
+    self->count--;
+    if (self->count == 0) {
+        self->owner = 0;
+        return release_for_good(self, raw_rlock_release);
+    }
+    return raw_call(raw_rlock_release, self->lock, NULL, NULL);
+}
+
+static PyObject *
+rlock_exit(LockObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    return rlock_release(self, NULL);
+}
+
+static PyObject *
+rlock_get_owner(LockObject *self, void *closure)
+{
+    if (self->owner == 0)
+        Py_RETURN_NONE;
+    return PyLong_FromUnsignedLong(self->owner);
+}
+
+static int
+rlock_set_owner(LockObject *self, PyObject *v, void *closure)
+{
+    if (v == NULL || v == Py_None) {
+        self->owner = 0;
+        return 0;
+    }
+    unsigned long o = PyLong_AsUnsignedLong(v);
+    if (o == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    self->owner = o;
+    return 0;
+}
+
+static PyMemberDef lock_members[] = {
+    {"_lock", T_OBJECT_EX, offsetof(LockObject, lock), READONLY, "the raw lock"},
+    {"_sv", T_OBJECT_EX, offsetof(LockObject, sv), 0, "the lock's clock (engine.SyncVar)"},
+    {"_uid", T_OBJECT_EX, offsetof(LockObject, uid), 0, "lockorder's id"},
+    {"_desc", T_OBJECT_EX, offsetof(LockObject, desc), 0, "lockorder's description"},
+    {"_cond", T_BOOL, offsetof(LockObject, cond), 0, "under a Condition: releases wake its waiters"},
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(LockObject, weakreflist), READONLY, NULL},
+    {NULL},
+};
+
+static PyMemberDef rlock_members[] = {
+    {"_lock", T_OBJECT_EX, offsetof(LockObject, lock), READONLY, "the raw RLock"},
+    {"_sv", T_OBJECT_EX, offsetof(LockObject, sv), 0, "the lock's clock (engine.SyncVar)"},
+    {"_uid", T_OBJECT_EX, offsetof(LockObject, uid), 0, "lockorder's id"},
+    {"_desc", T_OBJECT_EX, offsetof(LockObject, desc), 0, "lockorder's description"},
+    {"_cond", T_BOOL, offsetof(LockObject, cond), 0, "under a Condition: releases wake its waiters"},
+    {"_count", T_PYSSIZET, offsetof(LockObject, count), 0, "the recursion level"},
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(LockObject, weakreflist), READONLY, NULL},
+    {NULL},
+};
+
+static PyGetSetDef rlock_getset[] = {
+    {"_owner", (getter)rlock_get_owner, (setter)rlock_set_owner, "the owner's thread ident, or None", NULL},
+    {NULL},
+};
+
+#define LOCK_FAST(NAME, FN) {NAME, (PyCFunction)(void (*)(void))FN, METH_FASTCALL | METH_KEYWORDS, NULL}
+
+static PyMethodDef lock_methods[] = {
+    LOCK_FAST("acquire", lock_acquire),
+    LOCK_FAST("__enter__", lock_acquire),
+    {"release", (PyCFunction)lock_release, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))lock_exit, METH_FASTCALL, NULL},
+    {"locked", (PyCFunction)lock_locked, METH_NOARGS, NULL},
+    {NULL},
+};
+
+static PyMethodDef rlock_methods[] = {
+    LOCK_FAST("acquire", rlock_acquire),
+    LOCK_FAST("__enter__", rlock_acquire),
+    {"release", (PyCFunction)rlock_release, METH_NOARGS, NULL},
+    {"__exit__", (PyCFunction)(void (*)(void))rlock_exit, METH_FASTCALL, NULL},
+    {NULL},
+};
+
+static PyTypeObject LockCore_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "racedet._access.LockCore",
+    .tp_basicsize = sizeof(LockObject),
+    .tp_dealloc = (destructor)lock_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "The hot path of racedet's Lock model (racedet.models.locks builds threading.Lock's on it).",
+    .tp_weaklistoffset = offsetof(LockObject, weakreflist),
+    .tp_methods = lock_methods,
+    .tp_members = lock_members,
+    .tp_new = lock_new,
+};
+
+static PyTypeObject RLockCore_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "racedet._access.RLockCore",
+    .tp_basicsize = sizeof(LockObject),
+    .tp_dealloc = (destructor)lock_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_doc = "The hot path of racedet's RLock model (racedet.models.locks builds threading.RLock's on it).",
+    .tp_weaklistoffset = offsetof(LockObject, weakreflist),
+    .tp_methods = rlock_methods,
+    .tp_members = rlock_members,
+    .tp_getset = rlock_getset,
+    .tp_new = rlock_new,
+};
+
+/* _lock_setup(took_bounded, wait, wake): the Python functions of the rare paths. */
+static PyObject *
+c_lock_setup(PyObject *m, PyObject *const *a, Py_ssize_t n)
+{
+    if (!nargs_ok("_lock_setup", n, 3))
+        return NULL;
+    Py_XSETREF(took_bounded_fn, Py_NewRef(a[0]));
+    Py_XSETREF(wait_fn, Py_NewRef(a[1]));
+    Py_XSETREF(wake_fn, Py_NewRef(a[2]));
+    Py_RETURN_NONE;
+}
+
+/* Module init's part: the raw locks' methods, the types.  0 or -1. */
+static int
+init_lock_types(PyObject *m)
+{
+    PyObject *thread = PyImport_ImportModule("_thread");
+    if (thread == NULL)
+        return -1;
+    int rc = -1;
+    PyObject *raw = NULL;
+    if ((s_TRACKING = PyUnicode_InternFromString("TRACKING")) == NULL)
+        goto error;
+    if ((s_blocking = PyUnicode_InternFromString("blocking")) == NULL)
+        goto error;
+    if ((s_timeout = PyUnicode_InternFromString("timeout")) == NULL)
+        goto error;
+    if ((s_Lock_acquire = PyUnicode_InternFromString("Lock.acquire")) == NULL)
+        goto error;
+    if ((false_tuple = PyTuple_Pack(1, Py_False)) == NULL)
+        goto error;
+    if ((allocate_lock_fn = PyObject_GetAttrString(thread, "allocate_lock")) == NULL
+            || (rawrlock_type = PyObject_GetAttrString(thread, "RLock")) == NULL
+            || (raw = PyObject_CallNoArgs(allocate_lock_fn)) == NULL)
+        goto error;
+    PyObject *lt = (PyObject *)Py_TYPE(raw), *rt = rawrlock_type;
+    if ((raw_lock_acquire = PyObject_GetAttrString(lt, "acquire")) == NULL
+            || (raw_lock_release = PyObject_GetAttrString(lt, "release")) == NULL
+            || (raw_lock_locked = PyObject_GetAttrString(lt, "locked")) == NULL
+            || (raw_rlock_acquire = PyObject_GetAttrString(rt, "acquire")) == NULL
+            || (raw_rlock_release = PyObject_GetAttrString(rt, "release")) == NULL)
+        goto error;
+    if (PyType_Ready(&LockCore_Type) < 0 || PyType_Ready(&RLockCore_Type) < 0)
+        goto error;
+    if (PyModule_AddObjectRef(m, "LockCore", (PyObject *)&LockCore_Type) < 0
+            || PyModule_AddObjectRef(m, "RLockCore", (PyObject *)&RLockCore_Type) < 0)
+        goto error;
+    rc = 0;
+error:
+    Py_XDECREF(raw);
+    Py_DECREF(thread);
+    return rc;
 }
 
 /* The end of a hook that returns ``obj``. */
@@ -3145,6 +3688,8 @@ static PyMethodDef methods[] = {
     FAST(call_method), FAST(store_method), FAST(stored),
     {"took", c_took, METH_O, "racedet.models.locks._took_py: a modelled lock was just acquired (not re-entered)."},
     {"leaving", c_leaving, METH_O, "racedet.models.locks._leaving_py: a modelled lock is about to be released for good."},
+    {"_lock_setup", (PyCFunction)(void (*)(void))c_lock_setup, METH_FASTCALL,
+     "racedet.models.locks gives the lock types the Python functions of their rare paths."},
     {"set_active", c_set_active, METH_O, "Switch the hooks on or off (engine.set_active_hook)."},
     {"_bound", c_bound, METH_O, "engine._on_bind entry: forget the cached thread state."},
     {"__getattr__", c_getattr, METH_O, NULL},
@@ -3396,6 +3941,8 @@ PyInit__access(void)
             || PyModule_AddObjectRef(m, "METHOD_HANDOFF", method_handoff) < 0)
         goto error;
     if ((tmp = get(access_py, "STORE_ONE")) == NULL || PyModule_AddObjectRef(m, "STORE_ONE", tmp) < 0)
+        goto error;
+    if (init_lock_types(m) < 0)
         goto error;
     Py_CLEAR(tmp);
 

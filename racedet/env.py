@@ -14,6 +14,10 @@ PYPY = sys.implementation.name == "pypy"
 #: Free-threaded builds (PEP 703) have no GIL to make one bytecode atomic.
 GIL = getattr(sys, "_is_gil_enabled", lambda: True)()
 
+#: 3.13+: ``threading.Lock`` is the type ``_thread.lock`` itself, which can be
+#: called to make a lock (before: a function, and the type cannot be instantiated).
+LOCK_IS_TYPE = PYVERSION >= (3, 13)
+
 
 class PYBEHAVIOR:
     """Version-dependent behaviours that racedet adapts to."""

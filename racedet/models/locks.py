@@ -27,7 +27,7 @@ import threading
 import time
 from typing import Any, Dict, Optional
 
-from racedet import blocking, core, engine, frames, lockorder
+from racedet import blocking, core, engine, env, frames, lockorder
 from racedet.sidetable import SideTable
 
 _orig = {
@@ -73,16 +73,18 @@ def _where(depth: int) -> str:
     return f"{os.path.basename(f.f_code.co_filename)}:{f.f_lineno}"
 
 
-def _check_acquire_args(blocking_: Any, timeout: Any) -> None:
-    """Raise the error a raw lock raises for these arguments, in this Python's words.
+def _acquire_args(args: tuple, kwargs: dict) -> tuple:
+    """``(blocking, timeout)`` of ``acquire(*args, **kwargs)``, checked as the raw lock checks them.
 
-    A new, unlocked lock checks them and never blocks: its errors, their
-    types and messages are the raw lock's on every version and platform
-    ("timeout value must be a non-negative number" in 3.13, "timestamp out
-    of range for platform time_t", a ``timeout`` that is not a number), and
-    what it accepts (any object as ``blocking``, by truth value) it accepts.
+    Any error (too many arguments, an unknown keyword, a bad value) is the
+    raw lock's own, in this Python's words: a new, unlocked lock raises it.
     """
-    _allocate_lock().acquire(blocking_, timeout)
+    _allocate_lock().acquire(*args, **kwargs)
+    return _acquire_params(*args, **kwargs)
+
+
+def _acquire_params(blocking: Any = True, timeout: Any = -1) -> tuple:
+    return blocking, timeout
 
 
 def _hide(exc: BaseException) -> None:
@@ -224,8 +226,47 @@ def _unpicklable(self: Any, protocol: int) -> Any:
 # Lock
 
 
-class ModelLock:
-    """A ``threading.Lock`` whose release/acquire pairs are happens-before edges."""
+class _AnyCore(type):
+    """Metaclass of the Python models: ``isinstance(x, ModelLock)`` holds for the C core's lock too.
+
+    Under the compiled core user locks are instances of a class on
+    ``racedet._access.LockCore`` (:data:`_CORE_TWINS`); code that asks whether
+    a lock is modelled (a Condition on it, racedet.models.stdlocks) asks
+    about either.
+    """
+
+    def __instancecheck__(cls, obj: Any) -> bool:
+        twin = _CORE_TWINS.get(cls)
+        return type.__instancecheck__(cls, obj) or (twin is not None and type.__instancecheck__(twin, obj))
+
+    def __subclasscheck__(cls, sub: Any) -> bool:
+        twin = _CORE_TWINS.get(cls)
+        return type.__subclasscheck__(cls, sub) or (twin is not None and type.__subclasscheck__(twin, sub))
+
+
+#: Python model -> the class user locks have under the compiled core (filled below).
+_CORE_TWINS: dict = {}
+
+
+class _LockRest:
+    """What a Lock model has beside its hot path: shared by the Python model and the C core's."""
+
+    __slots__ = ()
+
+    #: ``isinstance(lock, _thread.LockType)`` holds, as for the lock it stands for.
+    __class__ = property(lambda self: _LockType)  # type: ignore[assignment]
+    __reduce_ex__ = _unpicklable
+
+    def _at_fork_reinit(self) -> None:
+        self._lock._at_fork_reinit()
+
+    def __repr__(self) -> str:  # as CPython's, so the program's output does not change
+        state = "locked" if self._lock.locked() else "unlocked"
+        return f"<{state} _thread.lock object at {hex(id(self))}>"
+
+
+class ModelLock(_LockRest, metaclass=_AnyCore):
+    """A ``threading.Lock`` whose release/acquire pairs are happens-before edges (the pure-Python core's)."""
 
     __slots__ = ("_lock", "_sv", "_uid", "_desc", "_cond", "__weakref__")
 
@@ -236,15 +277,12 @@ class ModelLock:
         self._uid = lockorder.new_uid()
         self._desc = lockorder.describe("Lock", self._uid, self, where)
 
-    #: ``isinstance(lock, _thread.LockType)`` holds, as for the lock it stands for.
-    __class__ = property(lambda self: _LockType)  # type: ignore[assignment]
-    __reduce_ex__ = _unpicklable
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+    def acquire(self, *args: Any, **kwargs: Any) -> bool:   # (blocking=True, timeout=-1)
         took = _took
-        if blocking is not True or timeout != -1:
+        blocking, timeout = True, -1
+        if args or kwargs:
             try:
-                _check_acquire_args(blocking, timeout)
+                blocking, timeout = _acquire_args(args, kwargs)
             except BaseException as e:
                 _hide(e)
                 raise
@@ -294,13 +332,6 @@ class ModelLock:
     def locked(self) -> bool:
         return self._lock.locked()
 
-    def _at_fork_reinit(self) -> None:
-        self._lock._at_fork_reinit()
-
-    def __repr__(self) -> str:  # as CPython's, so the program's output does not change
-        state = "locked" if self._lock.locked() else "unlocked"
-        return f"<{state} _thread.lock object at {hex(id(self))}>"
-
 
 def _wait(what: str, lk: Any, timeout: float, owner: Any) -> bool:
     # The holder was most likely switched out inside its critical section and
@@ -315,8 +346,17 @@ def _wait(what: str, lk: Any, timeout: float, owner: Any) -> bool:
     def w(t: Optional[float]) -> bool:
         return lk.acquire(True, -1 if t is None else t)
 
-    ready = owner._free if isinstance(owner, ModelRLock) else (lambda: not lk.locked())
+    ready = getattr(owner, "_free", None) or (lambda: not lk.locked())   # an RLock's, or a Lock's
     return blocking.wait_for(what, w, None if timeout < 0 else timeout, ready, owner)
+
+
+def _wait_hidden(what: str, lk: Any, timeout: float, owner: Any) -> bool:
+    """:func:`_wait` for the C core's locks, which call it with the model: racedet's frames hidden."""
+    try:
+        return _wait(what, lk, timeout, owner)
+    except BaseException as e:   # KeyboardInterrupt, a deadlock abort
+        _hide(e)
+        raise
 
 
 _LockType = type(_allocate_lock())
@@ -332,7 +372,7 @@ class Lock(metaclass=_Factory):
 
     def __new__(cls) -> Any:  # type: ignore[misc]
         if _user_caller():
-            return ModelLock(_where(2))
+            return _new_lock(_UserLock, _where(2))
         return _allocate_lock()
 
 
@@ -340,83 +380,13 @@ class Lock(metaclass=_Factory):
 # RLock
 
 
-class ModelRLock:
-    """A ``threading.RLock``: only the outermost acquire/release are edges."""
+class _RLockRest:
+    """What an RLock model has beside its hot path: shared by the Python model and the C core's."""
 
-    __slots__ = ("_lock", "_sv", "_owner", "_count", "_uid", "_desc", "_cond", "__weakref__")
-
-    def __init__(self, where: str = "") -> None:
-        self._lock = _RawRLock()
-        self._cond = False
-        self._sv = engine.SyncVar()
-        self._owner: Optional[int] = None
-        self._count = 0
-        self._uid = lockorder.new_uid()
-        self._desc = lockorder.describe("RLock", self._uid, self, where)
+    __slots__ = ()
 
     __class__ = property(lambda self: _RLockType)  # type: ignore[assignment]
     __reduce_ex__ = _unpicklable
-
-    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        if blocking is not True or timeout != -1:
-            try:
-                _check_acquire_args(blocking, timeout)
-            except BaseException as e:
-                _hide(e)
-                raise
-        me = _get_ident()
-        if self._owner == me:
-            self._lock.acquire()
-            self._count += 1
-            return True
-        took = _took
-        if (blocking is not True or timeout != -1) and (not blocking or timeout >= 0):
-            took = _took_bounded
-        lk = self._lock
-        if lk.acquire(False):
-            ok = True
-        elif not blocking:
-            return False
-        else:
-            try:
-                ok = _wait("Lock.acquire", lk, timeout, self)
-            except BaseException as e:
-                _hide(e)
-                raise
-        if ok:
-            self._owner = me
-            self._count = 1
-            if engine.TRACKING:
-                took(self)
-        return ok
-
-    __enter__ = acquire
-
-    def release(self) -> None:
-        if self._owner != _get_ident():
-            try:
-                self._lock.release()  # raises the real RuntimeError
-            except BaseException as e:
-                _hide(e)
-                raise
-        count = self._count - 1
-        self._count = count
-        if count == 0:
-            self._owner = None
-            if engine.TRACKING:
-                _leaving(self)
-                self._lock.release()
-                if self._cond:
-                    blocking.wake(self)
-                return
-        self._lock.release()
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            self.release()
-        except BaseException as e:
-            _hide(e)
-            raise
 
     # The protocol threading.Condition uses to wait on an RLock.
     def _is_owned(self) -> bool:
@@ -471,7 +441,90 @@ class ModelRLock:
                 f"count={self._count} at {hex(id(self))}>")
 
 
+class ModelRLock(_RLockRest, metaclass=_AnyCore):
+    """A ``threading.RLock``: only the outermost acquire/release are edges (the pure-Python core's)."""
+
+    __slots__ = ("_lock", "_sv", "_owner", "_count", "_uid", "_desc", "_cond", "__weakref__")
+
+    def __init__(self, where: str = "") -> None:
+        self._lock = _RawRLock()
+        self._cond = False
+        self._sv = engine.SyncVar()
+        self._owner: Optional[int] = None
+        self._count = 0
+        self._uid = lockorder.new_uid()
+        self._desc = lockorder.describe("RLock", self._uid, self, where)
+
+    def acquire(self, *args: Any, **kwargs: Any) -> bool:   # (blocking=True, timeout=-1)
+        blocking, timeout = True, -1
+        if args or kwargs:
+            try:
+                blocking, timeout = _acquire_args(args, kwargs)
+            except BaseException as e:
+                _hide(e)
+                raise
+        me = _get_ident()
+        if self._owner == me:
+            self._lock.acquire()
+            self._count += 1
+            return True
+        took = _took
+        if not blocking or timeout >= 0:
+            took = _took_bounded
+        lk = self._lock
+        if lk.acquire(False):
+            ok = True
+        elif not blocking:
+            return False
+        else:
+            try:
+                ok = _wait("Lock.acquire", lk, timeout, self)
+            except BaseException as e:
+                _hide(e)
+                raise
+        if ok:
+            self._owner = me
+            self._count = 1
+            if engine.TRACKING:
+                took(self)
+        return ok
+
+    __enter__ = acquire
+
+    def release(self) -> None:
+        if self._owner != _get_ident():
+            try:
+                self._lock.release()  # raises the real RuntimeError
+            except BaseException as e:
+                _hide(e)
+                raise
+        count = self._count - 1
+        self._count = count
+        if count == 0:
+            self._owner = None
+            if engine.TRACKING:
+                _leaving(self)
+                self._lock.release()
+                if self._cond:
+                    blocking.wake(self)
+                return
+        self._lock.release()
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.release()
+        except BaseException as e:
+            _hide(e)
+            raise
+
+
 _RLockType = type(_RawRLock())
+
+# What the RLock of this Python does not have (``locked`` before 3.14,
+# ``_recursion_count`` before 3.11), its models do not have either.
+for _name in ("locked", "_recursion_count"):
+    if not hasattr(_RLockType, _name):
+        delattr(_RLockRest, _name)
 
 
 class RLock(metaclass=_Factory):
@@ -484,8 +537,91 @@ class RLock(metaclass=_Factory):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
         if _user_caller():
-            return ModelRLock(_where(2))
+            return _new_rlock(_UserRLock, _where(2))
         return _RawRLock(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------
+# The classes of the locks user code gets: under the compiled core on
+# racedet._access's LockCore/RLockCore (acquire, release, with and locked are
+# one C call each), else on the Python models.  Named as python's own
+# (``_thread.lock``, ``_thread.RLock``), instantiable and subclassable where
+# python's are (env.LOCK_IS_TYPE: 3.13 made ``_thread.lock`` callable).
+
+_LockCore = getattr(core.access, "LockCore", None)
+_RLockCore = getattr(core.access, "RLockCore", None)
+if _LockCore is not None and _RLockCore is not None:
+    core.access._lock_setup(_took_bounded, _wait_hidden, blocking.wake)
+
+
+def _init_model(lk: Any, kind: str, where: str) -> Any:
+    lk._sv = engine.SyncVar()
+    uid = lk._uid = lockorder.new_uid()
+    lk._desc = lockorder.describe(kind, uid, lk, where)
+    return lk
+
+
+def _new_lock(cls: type, where: str) -> Any:
+    """A user Lock of class ``cls``, made at ``where``."""
+    if _LockCore is not None:
+        return _init_model(_LockCore.__new__(cls), "Lock", where)
+    lk = object.__new__(cls)
+    ModelLock.__init__(lk, where)
+    return lk
+
+
+def _new_rlock(cls: type, where: str) -> Any:
+    """A user RLock of class ``cls``, made at ``where``."""
+    if _RLockCore is not None:
+        return _init_model(_RLockCore.__new__(cls), "RLock", where)
+    lk = object.__new__(cls)
+    ModelRLock.__init__(lk, where)
+    return lk
+
+
+def _user_class(name: str, bases: tuple, new: Any, raw: Any, subclassable: bool) -> type:
+    """The class of user locks, named as python's ``_thread.<name>``.
+
+    ``raw`` is what python's class does when called (None: it cannot be
+    instantiated); calling ours checks the arguments with it and makes a
+    model.
+    """
+    # Errors are raised as python raises them in the user's own statement:
+    # the frames of this module are taken out of their tracebacks.
+    def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
+        try:
+            if raw is None:
+                raise TypeError(f"cannot create '_thread.{name}' instances")
+            raw(*args, **kwargs)
+        except BaseException as e:
+            _hide(e)
+            raise
+        return new(cls, _where(2))
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        pass   # made by __new__; a subclass's own __init__ runs as usual
+
+    ns: dict = {"__slots__": (), "__module__": "_thread", "__qualname__": name,
+                "__new__": __new__, "__init__": __init__,
+                "__doc__": f"``_thread.{name}`` as racedet models it."}
+    if not subclassable:
+        def __init_subclass__(cls: type, **kw: Any) -> None:
+            try:
+                raise TypeError(f"type '_thread.{name}' is not an acceptable base type")
+            except BaseException as e:
+                _hide(e)
+                raise
+        ns["__init_subclass__"] = classmethod(__init_subclass__)
+    return type(name, bases, ns)
+
+
+_UserLock = _user_class("lock", (_LockCore, _LockRest) if _LockCore is not None else (ModelLock,),
+                        _new_lock, _LockType if env.LOCK_IS_TYPE else None, False)
+_UserRLock = _user_class("RLock", (_RLockCore, _RLockRest) if _RLockCore is not None else (ModelRLock,),
+                         _new_rlock, _RawRLock, True)
+if _LockCore is not None:
+    _CORE_TWINS[ModelLock] = _UserLock
+    _CORE_TWINS[ModelRLock] = _UserRLock
 
 
 # --------------------------------------------------------------------------
@@ -498,7 +634,7 @@ class ModelCondition(_orig["Condition"]):  # type: ignore[misc, valid-type]
 
     def __init__(self, lock: Any = None) -> None:
         if lock is None:
-            lock = ModelRLock(_where(3))
+            lock = _new_rlock(_UserRLock, _where(3))
         if isinstance(lock, (ModelLock, ModelRLock)):
             lock._cond = True
         super().__init__(lock)
@@ -813,7 +949,7 @@ BoundedSemaphore = _factory("BoundedSemaphore", ModelBoundedSemaphore)
 Event = _factory("Event", ModelEvent)
 Barrier = _factory("Barrier", ModelBarrier)
 
-MODEL_TYPES = (ModelLock, ModelRLock, ModelCondition, ModelSemaphore, ModelEvent, ModelBarrier)
+MODEL_TYPES = (ModelLock, ModelRLock, _UserLock, _UserRLock, ModelCondition, ModelSemaphore, ModelEvent, ModelBarrier)
 
 #: The classes threading's names stood for, and their models: what
 #: copyreg's reductions below stand in for.
