@@ -369,6 +369,9 @@ class Lock(metaclass=_Factory):
     _raw_type = _LockType
     _original = _orig["Lock"]
     _subclassable = False
+    #: Where python's ``threading.Lock`` says it comes from (``_thread.allocate_lock``,
+    #: or the ``_thread.lock`` type from 3.13): ``test.support.check__all__`` asks.
+    __module__ = getattr(_orig["Lock"], "__module__", None) or "_thread"
 
     def __new__(cls) -> Any:  # type: ignore[misc]
         if _user_caller():
@@ -534,6 +537,7 @@ class RLock(metaclass=_Factory):
     _raw_type = _RLockType
     _original = _orig["RLock"]
     _subclassable = False
+    __module__ = getattr(_orig["RLock"], "__module__", None) or "threading"
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
         if _user_caller():
