@@ -19,18 +19,22 @@ import weakref
 from typing import Any, Optional
 
 from racedet import engine, env
+from racedet.sidetable import SideTable
 
 _cached_property = functools.cached_property
 _orig_get = _cached_property.__get__
 
 
+#: Per property: id(instance) -> (weak reference to it, its value's clock).  Beside the
+#: property, not in its ``__dict__`` (``vars(prop)`` is python's).
+_prop_svs: SideTable[dict] = SideTable(dict)
+
+
 def _sv(prop: Any, instance: Any, create: bool) -> Optional[engine.SyncVar]:
     """The clock of ``prop``'s value on ``instance`` (kept beside the property, keyed by the instance)."""
-    svs = prop.__dict__.get("_rd_svs")
+    svs = _prop_svs.of(prop) if create else _prop_svs.get(prop)
     if svs is None:
-        if not create:
-            return None
-        svs = prop.__dict__.setdefault("_rd_svs", {})
+        return None
     key = id(instance)
     ent = svs.get(key)
     if ent is not None and (ent[0] is None or ent[0]() is instance):

@@ -937,7 +937,11 @@ def _factory(name: str, model: type) -> type:
 
     def __new__(cls: type, *args: Any, **kwargs: Any) -> Any:
         if _user_caller():
-            return model(*args, **kwargs)
+            try:
+                return model(*args, **kwargs)
+            except BaseException as e:   # threading's own error (Semaphore(-1)), as python shows it
+                _hide(e)
+                raise
         return orig(*args, **kwargs)
 
     return _Factory(name, (), {

@@ -351,10 +351,12 @@ class _SimpleEdges:
 
     def get(self, block: bool = True, timeout: Optional[float] = None) -> Any:
         sup = super().get
-        if not block:
-            item = sup(False)
-        elif timeout is not None:
-            item = sup(True, timeout)
+        if not block or timeout is not None:
+            try:
+                item = sup(block, timeout)
+            except BaseException as e:
+                frames.hide_own(e)   # SimpleQueue.get is C: python shows no frame of it
+                raise
         else:
             box: list = []
             try:  # an item is usually there: no blocked-thread bookkeeping
@@ -378,7 +380,11 @@ class _SimpleEdges:
         return item
 
     def get_nowait(self) -> Any:
-        return self.get(False)
+        try:
+            return self.get(False)
+        except BaseException as e:
+            frames.hide_own(e)
+            raise
 
 
 def _models_over(mod: ModuleType) -> Dict[str, type]:

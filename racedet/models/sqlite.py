@@ -121,9 +121,18 @@ def _db_key(database: Any, uri: bool) -> Any:
     return (st.st_dev, st.st_ino)
 
 
+#: Watching class -> the slot that holds a connection's TxnState.  The slot's
+#: descriptor is taken out of the class (as is ``__slots__``): ``dir(conn)`` is
+#: python's.  (A connection takes no weak reference: no side table can hold it.)
+_txn_slots: Dict[type, Any] = {}
+
+
 def _state(conn: Any) -> Optional[TxnState]:
+    slot = _txn_slots.get(type(conn))
+    if slot is None:
+        return None
     try:
-        return conn._rd_txn
+        return slot.__get__(conn)
     except AttributeError:
         return None
 
@@ -313,6 +322,8 @@ def _watching_connection(base: type) -> type:
     ns.update({"__slots__": ("_rd_txn",), "__module__": base.__module__, "__qualname__": base.__qualname__,
                "__doc__": base.__doc__})
     cls = type(base.__name__, (base,), ns)
+    _txn_slots[cls] = cls.__dict__["_rd_txn"]
+    del cls._rd_txn, cls.__slots__   # the layout keeps the slot
     _connection_classes[base] = cls
     return cls
 
@@ -343,7 +354,7 @@ def _connect(database: Any, *args: Any, **kwargs: Any) -> Any:
         sv = _files.get(key)
         if sv is None:
             sv = _files.setdefault(key, engine.SyncVar())
-        conn._rd_txn = TxnState(sv)
+        _txn_slots[cls].__set__(conn, TxnState(sv))
     return conn
 
 
