@@ -2986,10 +2986,12 @@ release_for_good(LockObject *self, PyObject *descr)
     Py_RETURN_NONE;
 }
 
+/* A new user lock of type ``tp`` around a raw lock made by ``make``; the
+   Python side (locks._init_model) gives it its clock, uid and description. */
 static PyObject *
-lock_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
+core_new(PyTypeObject *tp, PyObject *make)
 {
-    PyObject *raw = PyObject_CallNoArgs(allocate_lock_fn);
+    PyObject *raw = PyObject_CallNoArgs(make);
     if (raw == NULL)
         return NULL;
     LockObject *self = (LockObject *)tp->tp_alloc(tp, 0);
@@ -3005,21 +3007,15 @@ lock_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
 }
 
 static PyObject *
+lock_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
+{
+    return core_new(tp, allocate_lock_fn);
+}
+
+static PyObject *
 rlock_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
 {
-    PyObject *raw = PyObject_CallNoArgs(rawrlock_type);
-    if (raw == NULL)
-        return NULL;
-    LockObject *self = (LockObject *)tp->tp_alloc(tp, 0);
-    if (self == NULL) {
-        Py_DECREF(raw);
-        return NULL;
-    }
-    self->lock = raw;
-    self->sv = Py_NewRef(Py_None);
-    self->uid = Py_NewRef(Py_None);
-    self->desc = Py_NewRef(Py_None);
-    return (PyObject *)self;
+    return core_new(tp, rawrlock_type);
 }
 
 static void
