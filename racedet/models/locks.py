@@ -369,9 +369,12 @@ class Lock(metaclass=_Factory):
     _raw_type = _LockType
     _original = _orig["Lock"]
     _subclassable = False
-    #: Where python's ``threading.Lock`` says it comes from (``_thread.allocate_lock``,
-    #: or the ``_thread.lock`` type from 3.13): ``test.support.check__all__`` asks.
-    __module__ = getattr(_orig["Lock"], "__module__", None) or "_thread"
+    #: ``threading``, where this factory can be found again: pickle saves a class by
+    #: ``__module__.__qualname__`` and checks it is the same object (multiprocessing
+    #: pickles ``threading.Lock`` itself), and ``test.support.check__all__(threading)``
+    #: accepts it.  Python's says ``_thread`` (``allocate_lock``, or the ``lock`` type
+    #: from 3.13), which would name an object that is not this one.
+    __module__ = "threading"
 
     def __new__(cls) -> Any:  # type: ignore[misc]
         if _user_caller():
@@ -537,7 +540,7 @@ class RLock(metaclass=_Factory):
     _raw_type = _RLockType
     _original = _orig["RLock"]
     _subclassable = False
-    __module__ = getattr(_orig["RLock"], "__module__", None) or "threading"
+    __module__ = "threading"   # as python's (a function of threading's), see Lock
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:  # type: ignore[misc]
         if _user_caller():
