@@ -568,22 +568,21 @@ def _init_model(lk: Any, kind: str, where: str) -> Any:
     return lk
 
 
-def _new_lock(cls: type, where: str) -> Any:
-    """A user Lock of class ``cls``, made at ``where``."""
-    if _LockCore is not None:
-        return _init_model(_LockCore.__new__(cls), "Lock", where)
+def _new_user_lock(cls: type, core: Any, model: type, kind: str, where: str) -> Any:
+    """A user lock of class ``cls`` made at ``where``: the compiled ``core`` type's, else ``model``'s."""
+    if core is not None:
+        return _init_model(core.__new__(cls), kind, where)
     lk = object.__new__(cls)
-    ModelLock.__init__(lk, where)
+    model.__init__(lk, where)
     return lk
+
+
+def _new_lock(cls: type, where: str) -> Any:
+    return _new_user_lock(cls, _LockCore, ModelLock, "Lock", where)
 
 
 def _new_rlock(cls: type, where: str) -> Any:
-    """A user RLock of class ``cls``, made at ``where``."""
-    if _RLockCore is not None:
-        return _init_model(_RLockCore.__new__(cls), "RLock", where)
-    lk = object.__new__(cls)
-    ModelRLock.__init__(lk, where)
-    return lk
+    return _new_user_lock(cls, _RLockCore, ModelRLock, "RLock", where)
 
 
 def _user_class(name: str, bases: tuple, new: Any, raw: Any, subclassable: bool) -> type:
