@@ -38,6 +38,12 @@ class PYBEHAVIOR:
     #: non-daemon threads at exit in C (``_thread._shutdown``).
     thread_handles = PYVERSION >= (3, 13)
 
+    #: Up to 3.12 an uncaught exception of a ``_thread.start_new_thread``
+    #: thread goes to ``sys.unraisablehook`` with the started function as
+    #: ``object``; 3.13 passes ``object=None`` and names the function by its
+    #: repr in ``err_msg``.
+    unraisable_names_thread_object = PYVERSION < (3, 13)
+
     #: 3.11+ bytecode: LOAD_GLOBAL carries inline cache entries and a push-NULL
     #: bit in its argument; PUSH_NULL and COPY exist (3.10: DUP_TOP, ROT_*).
     inline_caches = PYVERSION >= (3, 11)

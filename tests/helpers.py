@@ -130,7 +130,7 @@ TWO = """
 import _thread, threading
 
 def two(a, b):
-    gate = _thread.allocate_lock()
+    gate = threading._allocate_lock()
     gate.acquire()
     def first():
         a()

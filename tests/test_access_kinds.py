@@ -98,7 +98,7 @@ RACES = {
             def worker():
                 print(done)  # R
             t = threading.Thread(target=worker)
-            gate = _thread.allocate_lock()
+            gate = threading._allocate_lock()
             gate.acquire()
             t.start()
             done = True  # R

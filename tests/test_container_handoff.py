@@ -105,7 +105,7 @@ two(a, reactor.run_until_current)
 """,
     "store between the read's hook and the read itself": ITEM + """
 lst = []
-wait = _thread.allocate_lock()
+wait = threading._allocate_lock()
 wait.acquire()
 def index():
     wait.acquire()       # the producer stores now, after the pop's hook ran

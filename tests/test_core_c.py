@@ -366,7 +366,7 @@ PROGRAMS = {
         def b():
             global g
             print(c.x, d["k"], len(lst)); g += 1
-        gate = _thread.allocate_lock(); gate.acquire()
+        gate = threading._allocate_lock(); gate.acquire()
         def first(): a(); gate.release()
         def second(): gate.acquire(); b()
         ts = [threading.Thread(target=first), threading.Thread(target=second)]

@@ -170,7 +170,7 @@ class Slotted:
     __slots__ = tuple("abcdefghijk")   # an uncommon size: freed blocks go to the next ones
 
 N = 1000
-first_done = _thread.allocate_lock(); first_done.acquire()   # raw locks: no happens-before
+first_done = threading._allocate_lock(); first_done.acquire()   # raw locks: no happens-before
 first_ids, second_ids, keep = [], [], []   # each written by one thread, read after the joins
 
 def make(ids):

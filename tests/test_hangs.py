@@ -25,7 +25,7 @@ from racedet import blocking, engine
 
 blocking.SLICE = 0.001
 real_wait_for = blocking.wait_for
-progress = _thread.allocate_lock()
+progress = threading._allocate_lock()
 progress.acquire()
 waiter_ident = []
 slices = [0]
@@ -49,7 +49,7 @@ blocking.wait_for = counting_wait_for
 results = []
 
 def start_waiter(body):
-    entered = _thread.allocate_lock()
+    entered = threading._allocate_lock()
     entered.acquire()
 
     def run():

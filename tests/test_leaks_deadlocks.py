@@ -113,7 +113,7 @@ def test_ab_ba_deadlock_and_inversion(tmp_path):
     src = """
         import _thread, threading
         a, b = threading.Lock(), threading.Lock()
-        ga, gb = _thread.allocate_lock(), _thread.allocate_lock()
+        ga, gb = threading._allocate_lock(), threading._allocate_lock()
         ga.acquire(); gb.acquire()
         def t1():
             with a:

@@ -70,7 +70,7 @@ UNJOINED = []
 def run_unordered(name, fn):
     # Wait for the thread with a raw lock, which orders nothing: the main
     # thread's clock stays without the thread's, and so do the next threads'.
-    gate = _thread.allocate_lock()
+    gate = threading._allocate_lock()
     gate.acquire()
     def body():
         fn()

@@ -65,7 +65,7 @@ class Box:
     n = 0
 box = Box()
 lk = threading.Lock()
-done = _thread.allocate_lock()
+done = threading._allocate_lock()
 done.acquire()
 
 def a():

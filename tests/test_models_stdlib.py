@@ -34,7 +34,7 @@ class Data:
 data = Data()
 
 def gate():
-    g = _thread.allocate_lock()
+    g = threading._allocate_lock()
     g.acquire()
     return g
 """
@@ -686,7 +686,7 @@ import queue, logging, threading, _thread, re
 q = queue.Queue()
 h = logging.Handler()
 for x in (q.mutex, q.not_empty, q.all_tasks_done, h.lock):
-    print(re.sub("0x[0-9a-f]+", "ADDR", repr(x)), isinstance(x, type(_thread.allocate_lock())),
+    print(re.sub("0x[0-9a-f]+", "ADDR", repr(x)), isinstance(x, type(threading._allocate_lock())),
           isinstance(x, type(_thread.RLock())), x.__class__.__name__)
 with q.not_empty:
     print(q.not_empty._is_owned(), q.mutex.locked())
@@ -718,7 +718,7 @@ class Data:
 
 def test_logging_threads():
     data = Data()
-    g = _thread.allocate_lock()
+    g = threading._allocate_lock()
     g.acquire()
     def a():
         data.x = 1  # R

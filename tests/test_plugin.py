@@ -68,7 +68,7 @@ RACY = """
 
     def test_racy():
         c = Counter()
-        gate = _thread.allocate_lock()
+        gate = threading._allocate_lock()
         gate.acquire()
 
         def first():
@@ -173,7 +173,7 @@ def test_conftest_fixtures_and_project_modules_are_instrumented(pt: pytest.Pytes
         @pytest.fixture
         def bumped():
             box = {"n": 0}
-            gate = _thread.allocate_lock()
+            gate = threading._allocate_lock()
             gate.acquire()
 
             def bump():
@@ -193,7 +193,7 @@ def test_conftest_fixtures_and_project_modules_are_instrumented(pt: pytest.Pytes
 
         def test_cart():
             cart = Cart()
-            gate = _thread.allocate_lock()
+            gate = threading._allocate_lock()
             gate.acquire()
 
             def add():
@@ -241,7 +241,7 @@ def test_race_outside_of_test_execution_fails_the_session(pt: pytest.Pytester) -
 
         @pytest.mark.racedet(leaks=False)
         def test_starts_a_late_writer():
-            gate = _thread.allocate_lock()
+            gate = threading._allocate_lock()
             gate.acquire()
 
             def late():
@@ -515,7 +515,7 @@ def test_markers(pt: pytest.Pytester) -> None:
         @pytest.mark.racedet(races=False)
         def test_races_off():
             box = [0]
-            gate = _thread.allocate_lock()
+            gate = threading._allocate_lock()
             gate.acquire()
 
             def w():
@@ -668,7 +668,7 @@ def test_coverage_is_unchanged_and_races_found(pt: pytest.Pytester) -> None:
 
         def test_concurrent_fill():
             c = LRUCache()
-            gate = _thread.allocate_lock()
+            gate = threading._allocate_lock()
             gate.acquire()
 
             def fill():

@@ -162,7 +162,7 @@ f({"a": 1}, "a")
 RACY_KEYS = """
 import _thread, threading
 d = {}
-gate = _thread.allocate_lock()
+gate = threading._allocate_lock()
 gate.acquire()
 def first(i):
     d[i % 2 + 1] = i          # write

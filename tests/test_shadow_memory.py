@@ -60,7 +60,7 @@ class Data:
     pass
 
 data = Data()
-written = _thread.allocate_lock(); written.acquire()
+written = threading._allocate_lock(); written.acquire()
 def unjoined():
     data.z = 1  # FIRST
     written.release()

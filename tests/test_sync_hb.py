@@ -18,7 +18,7 @@ import pytest
 from helpers import marked_pair, run_racedet
 
 PRELUDE = """
-import _thread, time
+import _thread, threading, time
 import racedet
 from racedet import Chan, WaitGroup, go, recv, send, select, after
 
@@ -28,7 +28,7 @@ class Data:
 data = Data()
 
 def gate():
-    g = _thread.allocate_lock()
+    g = threading._allocate_lock()
     g.acquire()
     return g
 

@@ -22,7 +22,7 @@ class Data:
 data = Data()
 
 def gate():
-    g = _thread.allocate_lock()
+    g = threading._allocate_lock()
     g.acquire()
     return g
 

@@ -34,7 +34,7 @@ data = Data()
 slots = [0] * WIDE
 
 def gate():
-    g = _thread.allocate_lock()
+    g = threading._allocate_lock()
     g.acquire()
     return g
 

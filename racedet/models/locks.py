@@ -382,6 +382,30 @@ class Lock(metaclass=_Factory):
         return _allocate_lock()
 
 
+class _ThreadLocks:
+    """Holder of :meth:`allocate_lock`, installed as the bound method (see there)."""
+
+    __slots__ = ()
+
+    def allocate_lock(self, *args: Any, **kwargs: Any) -> Any:
+        """``_thread.allocate_lock()`` (and its old name ``allocate``): as ``threading.Lock()``.
+
+        CPython's test_thread and code written against ``_thread`` order their
+        threads (started with ``_thread.start_new_thread``, which is modelled)
+        with these locks: user code gets the lock a ``threading.Lock()``
+        gives, the standard library's own calls (importlib's module locks)
+        stay raw.  Installed as a bound method because the builtin it
+        replaces does not bind either: ``locktype = _thread.allocate_lock``
+        in a class body, then ``self.locktype()``, makes a lock.
+        """
+        if args or kwargs or not _user_caller():
+            return _allocate_lock(*args, **kwargs)   # and its TypeError, as python raises it
+        return _new_lock(_UserLock, _where(2))
+
+
+allocate_lock = _ThreadLocks().allocate_lock
+
+
 # --------------------------------------------------------------------------
 # RLock
 
@@ -1006,6 +1030,7 @@ def install() -> None:
     threading.BoundedSemaphore = BoundedSemaphore  # type: ignore[misc, assignment]
     threading.Event = Event  # type: ignore[misc, assignment]
     threading.Barrier = Barrier  # type: ignore[misc, assignment]
+    _thread.allocate_lock = _thread.allocate = allocate_lock  # type: ignore[attr-defined]
     for t in MODEL_TYPES:
         engine.register_ignored_type(t)
     frames.install()
@@ -1016,6 +1041,7 @@ def install() -> None:
 def uninstall() -> None:
     for name, orig in _orig.items():
         setattr(threading, name, orig)
+    _thread.allocate_lock = _thread.allocate = _allocate_lock  # type: ignore[attr-defined]
     frames.uninstall()
     for cls in _REDUCED:
         copyreg.dispatch_table.pop(cls, None)

@@ -14,9 +14,9 @@ import _threading_local
 import sys
 import threading
 import weakref
-from typing import Optional
+from typing import Any, Optional
 
-from racedet import blocking, engine, frames, lockorder
+from racedet import blocking, engine, env, frames, lockorder
 
 _Thread = threading.Thread
 _orig_start = _Thread.start
@@ -47,15 +47,71 @@ class _Started:
         ts = self.ts
         engine.thread_begin(ts)
         try:
-            self.function(*args, **kwargs)  # type: ignore[operator]
-        except BaseException as e:
-            frames.hide_own(e)
-            raise
+            failed = None
+            try:
+                self.function(*args, **kwargs)  # type: ignore[operator]
+            except BaseException as e:
+                frames.hide_own(e)
+                if isinstance(e, SystemExit) or _hook_args_type() is None:
+                    raise   # the interpreter ignores SystemExit, and names the thread itself
+                failed = e
+            if failed is not None:
+                # Outside the except clause: the interpreter's hook runs with no exception being handled.
+                _write_unraisable(failed, self.function)
+                failed = None
         finally:
+            _thread_ending()
             engine.thread_end(ts)
 
     def __repr__(self) -> str:
         return repr(self.function)
+
+
+def _write_unraisable(exc: BaseException, function: object) -> None:
+    """Report ``exc`` as the interpreter reports a thread's uncaught exception, naming ``function``.
+
+    Up to 3.12 the interpreter calls ``sys.unraisablehook`` with the function
+    it started as ``object``; racedet started a :class:`_Started` in its
+    place, so it makes the same call itself, with the program's function
+    (CPython's test_thread checks ``unraisable.object is task``).  A hook
+    that is unset or None gets the default hook; a hook that raises is
+    reported by the default hook, as the interpreter does.
+    """
+    make = _hook_args_type()
+    hook = getattr(sys, "unraisablehook", None)
+    try:
+        args = make((type(exc), exc, exc.__traceback__, "Exception ignored in thread started by", function))
+        (hook if hook is not None else sys.__unraisablehook__)(args)
+    except BaseException as e:
+        sys.__unraisablehook__(make((type(e), e, e.__traceback__, "Exception ignored in sys.unraisablehook", hook)))
+
+
+_args_type: list = []
+
+
+def _hook_args_type() -> Any:
+    """The type of ``sys.unraisablehook``'s argument, where racedet must build one itself (else None).
+
+    From 3.13 the interpreter passes ``object=None`` and names the function
+    by its repr in ``err_msg``, which :class:`_Started` gives: the exception
+    is left to the interpreter.  The type is not public: it is taken from
+    one unraisable exception, caught by a hook of racedet's own.
+    """
+    if not _args_type:
+        got: list = []
+        if env.PYBEHAVIOR.unraisable_names_thread_object:
+            class _Probe:
+                def __del__(self) -> None:
+                    raise RuntimeError
+
+            old = sys.unraisablehook
+            sys.unraisablehook = got.append
+            try:
+                _Probe()
+            finally:
+                sys.unraisablehook = old
+        _args_type.append(type(got[0]) if got else None)
+    return _args_type[0]
 
 
 def start_new_thread(function: object, args: tuple, kwargs: Optional[dict] = None) -> int:
@@ -72,9 +128,34 @@ def start_new_thread(function: object, args: tuple, kwargs: Optional[dict] = Non
         raise
 
 
+#: Every thread that ended while a program counts threads released into it
+#: (:func:`_count` acquires it).
+_ended = engine.SyncVar()
+_counted = [False]
+
+
 def _count() -> int:
-    """``_thread._count()`` as the program would see it: racedet's own threads are not counted."""
-    return max(0, _orig_count() - blocking.internal_counted)
+    """``_thread._count()`` as the program would see it: racedet's own threads are not counted.
+
+    The count is an atomic counter that each thread's end decrements (under
+    the interpreter's lock): a read of it synchronizes, as a Go atomic load,
+    with every end before it, so a program that waits for the count to drop
+    (CPython's ``threading_helper.wait_threads_exit``) is ordered after the
+    threads it waited for.  Threads release at their end only once the
+    program has counted (``_counted``): a thread that ended before the first
+    count gives no edge, which can only cost a report, never hide one.
+    """
+    n = max(0, _orig_count() - blocking.internal_counted)
+    if engine.TRACKING:
+        _counted[0] = True
+        engine.acquire(_ended)
+    return n
+
+
+def _thread_ending() -> None:
+    """The calling thread is about to end: what it did happens before a later :func:`_count`."""
+    if _counted[0]:
+        engine.release_merge(_ended)
 
 
 def start(self: threading.Thread) -> None:
@@ -108,6 +189,7 @@ def _bootstrap_inner(self: threading.Thread) -> None:
         _orig_bootstrap_inner(self)
     finally:
         if ts is not None:
+            _thread_ending()
             engine.thread_end(ts)
         if lockorder._pending:
             lockorder.settle()   # this thread's holds have ended (or never will)
