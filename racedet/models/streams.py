@@ -170,12 +170,13 @@ _CLIENT, _SERVER = 0, 1
 class _Conn:
     """A connection both of whose ends may be in this process: one stream each way."""
 
-    __slots__ = ("streams", "joined", "key", "__weakref__")
+    __slots__ = ("streams", "joined", "key", "tls", "__weakref__")
 
     def __init__(self, key: Any = None) -> None:
         self.streams = (Stream(), Stream())   # client -> server, server -> client
         self.joined = [False, False]          # has the client / server end been seen?
         self.key = key                        # where it waits in _waiting, if it does
+        self.tls = [False, False]             # does the client / server end count TLS application bytes?
 
 
 class _End:
@@ -374,10 +375,59 @@ def _received(sock: Any, end: _End, n: int, peek: bool) -> None:
         _ends[sock] = None
         _forget_waiting(end.conn)
         return
+    if n and end.conn.tls[1 - end.side] and not end.conn.tls[end.side]:
+        # The peer counts TLS application bytes (ssl.SSLSocket) and this end
+        # reads the TLS records themselves (an ssl.SSLObject over it): their
+        # offsets do not agree.  Stop modelling rather than guess.
+        _ends[sock] = None
+        return
     if n:
         end.inp.after_read(1 if end.unit else n, peek)
     elif not end.unit and not peek:
         end.inp.after_eof()
+
+
+def tls_end(sock: Any) -> Optional[_End]:
+    """The end of the TCP connection under the ``ssl.SSLSocket`` ``sock``, which counts application bytes."""
+    end = _end_of(sock)
+    if type(end) is not _End or end.unit:
+        return None
+    end.conn.tls[end.side] = True
+    return end
+
+
+def tls_received(sock: Any, end: _End, n: int, asked: int) -> None:
+    """``sock``'s TLS layer returned ``n`` bytes of application data (0 of ``asked``: end of stream)."""
+    conn = end.conn
+    if not conn.joined[1 - end.side] or not conn.tls[1 - end.side]:
+        # The peer is elsewhere, or writes TLS records racedet counts as
+        # bytes (an ssl.SSLObject over a plain socket): nothing to match.
+        _ends[sock] = None
+        _forget_waiting(conn)
+        return
+    if n:
+        end.inp.after_read(n)
+    elif asked and end.inp.eof_vc is not None:
+        # The peer closed (a close_notify alone may be an unwrap, with plain bytes to follow).
+        end.inp.after_eof()
+
+
+def tls_adopt(plain: Any, tls: Any) -> None:
+    """``tls`` (an ``ssl.SSLSocket``) took over ``plain``'s descriptor: it is the same end (or listener)."""
+    with _reg_lock:
+        for key, (ref, host) in list(_listeners.items()):
+            if ref() is plain:
+                _listeners[key] = (weakref.ref(tls), host)
+    try:
+        end = _ends[plain]
+    except (KeyError, TypeError):
+        return
+    try:
+        _ends[tls] = end
+    except TypeError:  # pragma: no cover - not weakly referenceable
+        return
+    if type(end) is _End and not end.unit:
+        end.conn.tls[end.side] = True
 
 
 def _asked(args: tuple, kwargs: dict, into: bool) -> int:
