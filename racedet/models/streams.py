@@ -29,10 +29,13 @@ Which streams are modelled: both ends must be in this process.
   stale pipe.
 
 Socket I/O is seen at ``socket.socket``'s methods (``send``, ``sendall``,
-``sendto``, ``recv``, ``recv_into``, ``recvfrom``, ``recvfrom_into``), which
-``makefile()`` objects and ``http.server``/``http.client`` go through; pipe
-I/O at ``os.read``/``os.write``.  Everything else (other sockets, file
-objects over pipes, TLS) passes through untouched.  Streams made by the
+``sendto``, ``sendmsg``, ``recv``, ``recv_into``, ``recvfrom``,
+``recvfrom_into``, ``recvmsg``, ``recvmsg_into``), which ``makefile()``
+objects and ``http.server``/``http.client`` go through; pipe I/O at
+``os.read``/``os.write``.  Datagram sockets other than a socketpair's are
+handed to datagrams.py, TLS application data to tls.py (which counts it on
+these same streams).  Everything else (other families, file objects over
+pipes) passes through untouched.  Streams made by the
 standard library for its own wake-ups (asyncio's self-pipe, subprocess) are
 not modelled.  A thread blocked in a read or write is in I/O, never taken
 for blocked for good.
@@ -208,6 +211,9 @@ _joined: "weakref.WeakValueDictionary[TKey, _Conn]" = weakref.WeakValueDictionar
 _listeners: Dict[Tuple[int, Any], Tuple["weakref.ref[Any]", Any]] = {}
 
 _INET = (_socket.AF_INET, getattr(_socket, "AF_INET6", -1))
+_SOCK_DGRAM = int(_socket.SOCK_DGRAM)
+#: The socket's type as a plain int (``socket.socket.type`` builds an enum member each time).
+_sock_type = _socket.socket.type.__get__
 _AF_UNIX = getattr(_socket, "AF_UNIX", -2)
 _WILDCARD = ("", "0.0.0.0", "::")
 
@@ -357,11 +363,11 @@ def _end_of(sock: Any) -> Any:
 
 def _dgram_of(sock: Any) -> Optional[DgramEnd]:
     """``sock``'s DgramEnd, before a receive (streams are classified after theirs)."""
+    if _sock_type(sock) != _SOCK_DGRAM:
+        return None
     try:
         end = _ends[sock]
     except KeyError:
-        if sock.type != _socket.SOCK_DGRAM:
-            return None
         end = _classify(sock)
     except TypeError:  # pragma: no cover - not weakly referenceable
         return None
