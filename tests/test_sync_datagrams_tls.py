@@ -114,16 +114,34 @@ NO_RACES = {
     "udp request and reply to an autobound client": """
         srv = udp()
         def server():
-            req, addr = srv.recvfrom(100)
-            print(req, data.req)
-            data.reply = 2
-            srv.sendto(b"re: " + req, addr)
+            for i in range(5):
+                req, addr = srv.recvfrom(100)
+                print(req, data.req)
+                data.reply = i
+                srv.sendto(b"re: " + req, addr)   # may come before the client's sendto returns
         t = threading.Thread(target=server); t.start()
-        cli = udp(None)
-        data.req = 1
-        cli.sendto(b"ping", srv.getsockname())
-        print(cli.recvfrom(100)[0], data.reply)
-        t.join(); srv.close(); cli.close()
+        for i in range(5):
+            cli = udp(None)
+            data.req = i
+            cli.sendto(b"ping %d" % i, srv.getsockname())
+            print(cli.recvfrom(100)[0], data.reply)
+            cli.close()
+        t.join(); srv.close()
+    """,
+    "udp receiver bound where racedet did not see it": """
+        import _socket
+        rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        _socket.socket.bind(rx, ("127.0.0.1", 0))   # as if bound before racedet started
+        tx = udp(None)
+        g = gate()
+        def sender():
+            data.x = 1
+            tx.sendto(b"early", rx.getsockname())     # no mailbox there yet: kept aside
+            g.release()
+        t = threading.Thread(target=sender); t.start()
+        g.acquire()
+        print(rx.recvfrom(100)[0], data.x)
+        t.join(); rx.close(); tx.close()
     """,
     "udp wildcard receiver, recvfrom_into and recv_into": """
         rx = udp(("0.0.0.0", 0)); port = rx.getsockname()[1]

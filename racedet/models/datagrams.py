@@ -254,6 +254,37 @@ class DgramEnd:
 #: (family, port) for IP or (family, path) for Unix -> the mailbox of the socket bound there.
 _boxes: Dict[Tuple[int, Any], Mailbox] = {}
 _reg_lock = _thread.allocate_lock()
+#: Messages sent to an address no mailbox is at yet, oldest key first: a
+#: socket that autobinds on its first send has its address only once that
+#: send returns, and a reply may be faster than that.  A mailbox made there
+#: takes them.  (An address where no socket of this process is bound, a
+#: remote one, keeps them until they are pushed out.)
+_parked: Dict[Tuple[int, Any], List[Tuple[Any, Msg]]] = {}
+PARKED_KEYS = 256
+PARKED_PER_KEY = 64
+#: Addresses whose parked messages were pushed out: a mailbox made there
+#: cannot know what it missed, and gives no edges.
+_lost: Dict[Tuple[int, Any], None] = {}
+LOST_MAX = 4096
+
+
+def _park(key: Tuple[int, Any], host: Any, msg: Msg) -> None:
+    """Keep ``msg`` for a mailbox that may appear at ``key`` (lock held)."""
+    lst = _parked.get(key)
+    if lst is None:
+        lst = _parked[key] = []
+        while len(_parked) > PARKED_KEYS:
+            _lose(next(iter(_parked)))
+    lst.append((host, msg))
+    if len(lst) > PARKED_PER_KEY:
+        _lose(key)
+
+
+def _lose(key: Tuple[int, Any]) -> None:
+    del _parked[key]
+    _lost[key] = None
+    while len(_lost) > LOST_MAX:
+        del _lost[next(iter(_lost))]
 
 
 def _box_key(family: int, addr: Any) -> Tuple[int, Any]:
@@ -281,9 +312,14 @@ def bound(sock: Any, end: DgramEnd) -> None:
     if box is not None and box.alive() and box.key == _box_key(sock.family, own):
         return
     box = Mailbox(sock, sock.family, own[0] if sock.family in _INET else None)
-    box.key = _box_key(sock.family, own)
+    box.key = key = _box_key(sock.family, own)
     with _reg_lock:
-        _boxes[box.key] = box
+        parked = _parked.pop(key, ())
+        if _lost.pop(key, 0) is None:
+            box.lossy = True
+        # Older than anything sent once the mailbox is known: they go first.
+        box.msgs[:] = [m for host, m in parked if sock.family not in _INET or box.accepts(host)]
+        _boxes[key] = box
     end.box = box
 
 
@@ -297,24 +333,19 @@ def closing(sock: Any, end: DgramEnd) -> None:
             del _boxes[box.key]
 
 
-def _box_for(family: int, dest: Any) -> Optional[Mailbox]:
-    try:
-        addr = _norm(family, dest)
-    except (TypeError, IndexError, ValueError):
+def _deliver(family: int, key: Tuple[int, Any], host: Any, msg: Msg) -> Optional[Mailbox]:
+    """Put ``msg`` in the mailbox at ``key`` (None: parked, or it cannot arrive there)."""
+    with _reg_lock:
+        box = _boxes.get(key)
+        if box is not None and not box.alive():
+            del _boxes[key]
+            box = None
+        if box is None:
+            _park(key, host, msg)
+            return None
+    if family in _INET and not box.accepts(host):
         return None
-    if addr is None:
-        return None
-    key = _box_key(family, addr)
-    box = _boxes.get(key)
-    if box is None:
-        return None
-    if not box.alive():
-        with _reg_lock:
-            if _boxes.get(key) is box:
-                del _boxes[key]
-        return None
-    if family in _INET and not box.accepts(addr[0]):
-        return None
+    box.put(msg)
     return box
 
 
@@ -337,8 +368,12 @@ def before_send(sock: Any, end: DgramEnd, data: Any, dest: Any) -> Optional[Tupl
                 dest = sock.getpeername()
             except OSError:
                 return None
-    box = _box_for(sock.family, dest)
-    if box is None:
+    family = sock.family
+    try:
+        addr = _norm(family, dest)
+    except (TypeError, IndexError, ValueError):
+        return None
+    if addr is None:
         return None
     size, head = _head(data)
     if size < 0:
@@ -349,8 +384,8 @@ def before_send(sock: Any, end: DgramEnd, data: Any, dest: Any) -> Optional[Tupl
     ts = engine.current()
     vc = engine.snapshot()
     msg = Msg(src, weakref.ref(sock) if src is UNKNOWN else None, size, head, vc, ts.tid)
-    box.put(msg)
-    return box, msg
+    box = _deliver(family, _box_key(family, addr), addr[0] if family in _INET else None, msg)
+    return None if box is None else (box, msg)
 
 
 def after_send(sock: Any, end: DgramEnd, sent: Optional[Tuple[Mailbox, Msg]], ok: bool) -> None:
@@ -412,3 +447,5 @@ def trunc_of_flags(flags: int) -> bool:
 def uninstall() -> None:
     with _reg_lock:
         _boxes.clear()
+        _parked.clear()
+        _lost.clear()
