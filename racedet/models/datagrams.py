@@ -29,6 +29,10 @@ The matching is built so that an edge is never stronger than the truth:
   other matched: a receive that overlapped another on its mailbox acquires
   nothing (it still takes a message off, so the counts stay right).
 * a receive that matches nothing acquires nothing.
+* a message sent where no mailbox is yet (a reply to a client whose first
+  ``sendto`` autobound it and has not returned) is parked, and the mailbox
+  made at that address takes it; parked messages pushed out make that
+  mailbox give no edges.
 
 Sockets made by ``socket.socketpair`` are not here: their two ends are
 known, and streams.py treats each datagram as one unit of a stream.
