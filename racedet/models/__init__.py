@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from racedet.models import aio, funcs, futures, locks, logs, oslocks, queues, sqlite, streams, threads
+from racedet.models import aio, funcs, futures, locks, logs, oslocks, queues, sqlite, streams, threads, tls
 
 _installed = False
 
@@ -21,6 +21,7 @@ def install() -> None:
     futures.install()
     aio.install()
     streams.install()
+    tls.install()
     oslocks.install()
     sqlite.install()
     logs.install()
@@ -34,6 +35,7 @@ def uninstall() -> None:
         return
     sqlite.uninstall()
     oslocks.uninstall()
+    tls.uninstall()
     streams.uninstall()
     funcs.uninstall()
     logs.uninstall()

@@ -29,10 +29,13 @@ Which streams are modelled: both ends must be in this process.
   stale pipe.
 
 Socket I/O is seen at ``socket.socket``'s methods (``send``, ``sendall``,
-``sendto``, ``recv``, ``recv_into``, ``recvfrom``, ``recvfrom_into``), which
-``makefile()`` objects and ``http.server``/``http.client`` go through; pipe
-I/O at ``os.read``/``os.write``.  Everything else (other sockets, file
-objects over pipes, TLS) passes through untouched.  Streams made by the
+``sendto``, ``sendmsg``, ``recv``, ``recv_into``, ``recvfrom``,
+``recvfrom_into``, ``recvmsg``, ``recvmsg_into``), which ``makefile()``
+objects and ``http.server``/``http.client`` go through; pipe I/O at
+``os.read``/``os.write``.  Datagram sockets other than a socketpair's are
+handed to datagrams.py, TLS application data to tls.py (which counts it on
+these same streams).  Everything else (other families, file objects over
+pipes) passes through untouched.  Streams made by the
 standard library for its own wake-ups (asyncio's self-pipe, subprocess) are
 not modelled.  A thread blocked in a read or write is in I/O, never taken
 for blocked for good.
@@ -50,6 +53,8 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from racedet import engine
 from racedet.clock import join_into
+from racedet.models import datagrams
+from racedet.models.datagrams import UNKNOWN, DgramEnd
 
 #: Unread writes a stream keeps one by one; beyond it, the oldest half is
 #: merged into one entry (a reader then acquires all of them at once).
@@ -168,12 +173,13 @@ _CLIENT, _SERVER = 0, 1
 class _Conn:
     """A connection both of whose ends may be in this process: one stream each way."""
 
-    __slots__ = ("streams", "joined", "key", "__weakref__")
+    __slots__ = ("streams", "joined", "key", "tls", "__weakref__")
 
     def __init__(self, key: Any = None) -> None:
         self.streams = (Stream(), Stream())   # client -> server, server -> client
         self.joined = [False, False]          # has the client / server end been seen?
         self.key = key                        # where it waits in _waiting, if it does
+        self.tls = [False, False]             # does the client / server end count TLS application bytes?
 
 
 class _End:
@@ -205,6 +211,9 @@ _joined: "weakref.WeakValueDictionary[TKey, _Conn]" = weakref.WeakValueDictionar
 _listeners: Dict[Tuple[int, Any], Tuple["weakref.ref[Any]", Any]] = {}
 
 _INET = (_socket.AF_INET, getattr(_socket, "AF_INET6", -1))
+_SOCK_DGRAM = int(_socket.SOCK_DGRAM)
+#: The socket's type as a plain int (``socket.socket.type`` builds an enum member each time).
+_sock_type = _socket.socket.type.__get__
 _AF_UNIX = getattr(_socket, "AF_UNIX", -2)
 _WILDCARD = ("", "0.0.0.0", "::")
 
@@ -311,12 +320,18 @@ def _addresses(sock: Any) -> Optional[Tuple[Any, Any]]:
         return None
 
 
-def _classify(sock: Any) -> Optional[_End]:
+def _classify(sock: Any) -> Any:
     """First I/O of a socket racedet has not seen connect or be accepted (a dup, a non-blocking connect)."""
     family = sock.family
-    if (family not in _INET and family != _AF_UNIX) or sock.type != _socket.SOCK_STREAM:
-        _ends[sock] = None      # datagrams between addresses, other families: not modelled
+    if family not in _INET and family != _AF_UNIX:
+        _ends[sock] = None      # other families: not modelled
         return None
+    if sock.type != _socket.SOCK_STREAM:
+        if sock.type != _socket.SOCK_DGRAM:
+            _ends[sock] = None
+            return None
+        dg = _ends[sock] = DgramEnd()     # datagrams between addresses: datagrams.py
+        return dg
     addrs = _addresses(sock)
     if addrs is None:
         return None     # not connected (yet): ask again next time
@@ -336,13 +351,27 @@ def _classify(sock: Any) -> Optional[_End]:
     return end
 
 
-def _end_of(sock: Any) -> Optional[_End]:
+def _end_of(sock: Any) -> Any:
+    """The _End (a stream), DgramEnd (datagrams to addresses) or None (not modelled) of ``sock``."""
     try:
         return _ends[sock]
     except KeyError:
         return _classify(sock)
     except TypeError:  # pragma: no cover - not weakly referenceable
         return None
+
+
+def _dgram_of(sock: Any) -> Optional[DgramEnd]:
+    """``sock``'s DgramEnd, before a receive (streams are classified after theirs)."""
+    if _sock_type(sock) != _SOCK_DGRAM:
+        return None
+    try:
+        end = _ends[sock]
+    except KeyError:
+        end = _classify(sock)
+    except TypeError:  # pragma: no cover - not weakly referenceable
+        return None
+    return end if type(end) is DgramEnd else None
 
 
 def _received(sock: Any, end: _End, n: int, peek: bool) -> None:
@@ -352,10 +381,59 @@ def _received(sock: Any, end: _End, n: int, peek: bool) -> None:
         _ends[sock] = None
         _forget_waiting(end.conn)
         return
+    if n and end.conn.tls[1 - end.side] and not end.conn.tls[end.side]:
+        # The peer counts TLS application bytes (ssl.SSLSocket) and this end
+        # reads the TLS records themselves (an ssl.SSLObject over it): their
+        # offsets do not agree.  Stop modelling rather than guess.
+        _ends[sock] = None
+        return
     if n:
         end.inp.after_read(1 if end.unit else n, peek)
     elif not end.unit and not peek:
         end.inp.after_eof()
+
+
+def tls_end(sock: Any) -> Optional[_End]:
+    """The end of the TCP connection under the ``ssl.SSLSocket`` ``sock``, which counts application bytes."""
+    end = _end_of(sock)
+    if type(end) is not _End or end.unit:
+        return None
+    end.conn.tls[end.side] = True
+    return end
+
+
+def tls_received(sock: Any, end: _End, n: int, asked: int) -> None:
+    """``sock``'s TLS layer returned ``n`` bytes of application data (0 of ``asked``: end of stream)."""
+    conn = end.conn
+    if not conn.joined[1 - end.side] or not conn.tls[1 - end.side]:
+        # The peer is elsewhere, or writes TLS records racedet counts as
+        # bytes (an ssl.SSLObject over a plain socket): nothing to match.
+        _ends[sock] = None
+        _forget_waiting(conn)
+        return
+    if n:
+        end.inp.after_read(n)
+    elif asked and end.inp.eof_vc is not None:
+        # The peer closed (a close_notify alone may be an unwrap, with plain bytes to follow).
+        end.inp.after_eof()
+
+
+def tls_adopt(plain: Any, tls: Any) -> None:
+    """``tls`` (an ``ssl.SSLSocket``) took over ``plain``'s descriptor: it is the same end (or listener)."""
+    with _reg_lock:
+        for key, (ref, host) in list(_listeners.items()):
+            if ref() is plain:
+                _listeners[key] = (weakref.ref(tls), host)
+    try:
+        end = _ends[plain]
+    except (KeyError, TypeError):
+        return
+    try:
+        _ends[tls] = end
+    except TypeError:  # pragma: no cover - not weakly referenceable
+        return
+    if type(end) is _End and not end.unit:
+        end.conn.tls[end.side] = True
 
 
 def _asked(args: tuple, kwargs: dict, into: bool) -> int:
@@ -382,7 +460,8 @@ def _nbytes(data: Any) -> int:
 
 _orig_sock = {name: getattr(_socket.socket, name) for name in (
     "send", "sendall", "sendto", "recv", "recv_into", "recvfrom", "recvfrom_into", "connect",
-    "connect_ex", "listen", "shutdown")}
+    "connect_ex", "listen", "shutdown", "bind", "sendmsg", "recvmsg", "recvmsg_into")
+    if hasattr(_socket.socket, name)}
 _orig_accept = socket.socket.accept
 _orig_real_close = socket.socket._real_close
 _SHUT_WR = getattr(_socket, "SHUT_WR", 1)
@@ -403,10 +482,24 @@ def _counted(sock: Any, end: _End, call: Any, data: Any, args: tuple) -> Any:
     return n
 
 
+def _dgram_send(sock: Any, end: DgramEnd, call: Any, data: Any, dest: Any, args: tuple) -> Any:
+    """One datagram to ``dest`` (None: the peer), recorded at its mailbox before it goes."""
+    sent = datagrams.before_send(sock, end, data, dest)
+    ok = False
+    try:
+        res = call(sock, *args)
+        ok = True
+    finally:
+        datagrams.after_send(sock, end, sent, ok)
+    return res
+
+
 def _send(self: Any, data: Any, *args: Any) -> Any:
     if engine.TRACKING:
         end = _end_of(self)
         if end is not None:
+            if type(end) is DgramEnd:
+                return _dgram_send(self, end, _orig_send, data, None, (data,) + args)
             return _counted(self, end, _orig_send, data, args)
     return _orig_send(self, data, *args)
 
@@ -415,6 +508,8 @@ def _sendall(self: Any, data: Any, *args: Any) -> Any:
     if engine.TRACKING:
         end = _end_of(self)
         if end is not None:
+            if type(end) is DgramEnd:
+                return _dgram_send(self, end, _orig_sendall, data, None, (data,) + args)
             end.out.before_write(1 if end.unit else _nbytes(data))
     return _orig_sendall(self, data, *args)
 
@@ -423,15 +518,89 @@ def _sendto(self: Any, data: Any, *args: Any) -> Any:
     if engine.TRACKING:
         end = _end_of(self)
         if end is not None:
+            if type(end) is DgramEnd:
+                dest = args[-1] if args else None
+                return _dgram_send(self, end, _orig_sendto, data, dest, (data,) + args)
             return _counted(self, end, _orig_sendto, data, args)
     return _orig_sendto(self, data, *args)
+
+
+def _joined_buffers(buffers: Any) -> Any:
+    """The bytes of sendmsg's buffers (None when they cannot be read twice)."""
+    if not isinstance(buffers, (list, tuple)):
+        return None
+    try:
+        return b"".join(buffers)
+    except TypeError:
+        return None
+
+
+def _sendmsg(self: Any, buffers: Any, *args: Any) -> Any:
+    if engine.TRACKING:
+        end = _end_of(self)
+        data = _joined_buffers(buffers) if end is not None else None
+        if data is not None:
+            if type(end) is DgramEnd:
+                dest = args[2] if len(args) > 2 else None
+                return _dgram_send(self, end, _orig_sendmsg, data, dest, (buffers,) + args)
+            out = end.out
+            entry = out.before_write(1 if end.unit else len(data))
+            n = 0
+            try:
+                n = _orig_sendmsg(self, buffers, *args)
+            finally:
+                out.after_write(entry, (1 if n else 0) if end.unit else n)
+            return n
+    return _orig_sendmsg(self, buffers, *args)
 
 
 def _peek(args: tuple, at: int) -> bool:
     return len(args) > at and bool(args[at] & _MSG_PEEK)
 
 
+def _dgram_recv(sock: Any, end: DgramEnd, call: Any, args: tuple, kwargs: dict,
+                shape: Callable[[Any], Tuple[int, bytes, Optional[bool], Any]], peek: bool) -> Any:
+    """One receive on an addressed datagram socket: acquire the datagram it returns."""
+    entered = datagrams.before_recv(sock, end)
+    try:
+        res = call(sock, *args, **kwargs)
+    except BaseException:
+        datagrams.after_recv(sock, end, entered, None, b"", None, UNKNOWN, peek)
+        raise
+    if entered is not None:
+        n, got, trunc, src = shape(res)
+        datagrams.after_recv(sock, end, entered, n, got, trunc, src, peek)
+    return res
+
+
+def _head_of(buf: Any, n: int) -> bytes:
+    try:
+        return bytes(memoryview(buf).cast("B")[:min(n, datagrams.HEAD)])
+    except (TypeError, ValueError):  # pragma: no cover - the receive itself would have failed
+        return b""
+
+
+def _heads_of(buffers: Any, n: int) -> bytes:
+    out = b""
+    for buf in buffers:
+        if len(out) >= min(n, datagrams.HEAD):
+            break
+        out += _head_of(buf, n - len(out))
+    return out
+
+
+def _flags(args: tuple, at: int, kwargs: dict) -> int:
+    f = args[at] if len(args) > at else kwargs.get("flags", 0)
+    return f if isinstance(f, int) else 0
+
+
 def _recv(self: Any, *args: Any) -> Any:
+    if engine.TRACKING:
+        dg = _dgram_of(self)
+        if dg is not None:
+            asked = _asked(args, {}, False)
+            return _dgram_recv(self, dg, _orig_recv, args, {}, lambda r: (
+                len(r), r[:datagrams.HEAD], datagrams.trunc_of(len(r), asked), UNKNOWN), _peek(args, 1))
     data = _orig_recv(self, *args)
     if engine.TRACKING and (data or _asked(args, {}, False)):
         end = _end_of(self)
@@ -441,6 +610,14 @@ def _recv(self: Any, *args: Any) -> Any:
 
 
 def _recv_into(self: Any, *args: Any, **kwargs: Any) -> Any:
+    if engine.TRACKING:
+        dg = _dgram_of(self)
+        if dg is not None:
+            asked = _asked(args, kwargs, True)
+            buf = args[0] if args else kwargs.get("buffer")
+            return _dgram_recv(self, dg, _orig_recv_into, args, kwargs, lambda r: (
+                r, _head_of(buf, r), datagrams.trunc_of(r, asked), UNKNOWN),
+                bool(_flags(args, 2, kwargs) & _MSG_PEEK))
     n = _orig_recv_into(self, *args, **kwargs)
     if engine.TRACKING and (n or _asked(args, kwargs, True)):
         end = _end_of(self)
@@ -450,6 +627,13 @@ def _recv_into(self: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def _recvfrom(self: Any, *args: Any) -> Any:
+    if engine.TRACKING:
+        dg = _dgram_of(self)
+        if dg is not None:
+            asked = _asked(args, {}, False)
+            return _dgram_recv(self, dg, _orig_recvfrom, args, {}, lambda r: (
+                len(r[0]), r[0][:datagrams.HEAD], datagrams.trunc_of(len(r[0]), asked), r[1]),
+                _peek(args, 1))
     res = _orig_recvfrom(self, *args)
     if engine.TRACKING and (res[0] or _asked(args, {}, False)):
         end = _end_of(self)
@@ -459,11 +643,51 @@ def _recvfrom(self: Any, *args: Any) -> Any:
 
 
 def _recvfrom_into(self: Any, *args: Any, **kwargs: Any) -> Any:
+    if engine.TRACKING:
+        dg = _dgram_of(self)
+        if dg is not None:
+            asked = _asked(args, kwargs, True)
+            buf = args[0] if args else kwargs.get("buffer")
+            return _dgram_recv(self, dg, _orig_recvfrom_into, args, kwargs, lambda r: (
+                r[0], _head_of(buf, r[0]), datagrams.trunc_of(r[0], asked), r[1]),
+                bool(_flags(args, 2, kwargs) & _MSG_PEEK))
     res = _orig_recvfrom_into(self, *args, **kwargs)
     if engine.TRACKING and (res[0] or _asked(args, kwargs, True)):
         end = _end_of(self)
         if end is not None:
             _received(self, end, res[0], _peek(args, 2) or bool(kwargs.get("flags", 0) & _MSG_PEEK))
+    return res
+
+
+def _recvmsg(self: Any, *args: Any) -> Any:
+    if engine.TRACKING:
+        dg = _dgram_of(self)
+        if dg is not None:
+            return _dgram_recv(self, dg, _orig_recvmsg, args, {}, lambda r: (
+                len(r[0]), r[0][:datagrams.HEAD], datagrams.trunc_of_flags(r[2]), r[3]),
+                _peek(args, 2))
+    res = _orig_recvmsg(self, *args)
+    if engine.TRACKING and (res[0] or _asked(args, {}, False)):
+        end = _end_of(self)
+        if end is not None:
+            _received(self, end, len(res[0]), _peek(args, 2))
+    return res
+
+
+def _recvmsg_into(self: Any, buffers: Any, *args: Any) -> Any:
+    if engine.TRACKING:
+        dg = _dgram_of(self)
+        if dg is not None:
+            if not isinstance(buffers, (list, tuple)):
+                buffers = list(buffers)    # read once by the call, once for the payload
+            return _dgram_recv(self, dg, _orig_recvmsg_into, (buffers,) + args, {}, lambda r: (
+                r[0], _heads_of(buffers, r[0]), datagrams.trunc_of_flags(r[2]), r[3]),
+                _peek(args, 1))
+    res = _orig_recvmsg_into(self, buffers, *args)
+    if engine.TRACKING:
+        end = _end_of(self)
+        if end is not None and res[0]:     # (its end of stream is not told apart: no edge)
+            _received(self, end, res[0], _peek(args, 1))
     return res
 
 
@@ -473,7 +697,9 @@ def _ending(sock: Any) -> None:
         end = _ends[sock]
     except (KeyError, TypeError):
         return
-    if end is not None and not end.unit:
+    if type(end) is DgramEnd:
+        datagrams.closing(sock, end)
+    elif end is not None and not end.unit:
         end.out.before_eof()
 
 
@@ -490,6 +716,11 @@ def _real_close(self: Any) -> None:
 
 
 def _connected(sock: Any) -> None:
+    if sock.type == _socket.SOCK_DGRAM:
+        dg = _dgram_of(sock)
+        if dg is not None:
+            datagrams.connected(sock, dg)
+        return
     addrs = _addresses(sock)
     if addrs is not None:
         own, peer = addrs
@@ -509,6 +740,14 @@ def _connect_ex(self: Any, address: Any) -> int:
     if err == 0 and engine.TRACKING:
         _connected(self)
     return err
+
+
+def _bind(self: Any, address: Any) -> None:
+    _orig_bind(self, address)
+    if engine.TRACKING and self.type == _socket.SOCK_DGRAM:
+        dg = _dgram_of(self)
+        if dg is not None:
+            datagrams.bound(self, dg)
 
 
 def _listen(self: Any, *args: Any) -> None:
@@ -556,13 +795,21 @@ _orig_connect = _orig_sock["connect"]
 _orig_connect_ex = _orig_sock["connect_ex"]
 _orig_listen = _orig_sock["listen"]
 _orig_shutdown = _orig_sock["shutdown"]
+_orig_bind = _orig_sock["bind"]
+_orig_sendmsg = _orig_sock.get("sendmsg")
+_orig_recvmsg = _orig_sock.get("recvmsg")
+_orig_recvmsg_into = _orig_sock.get("recvmsg_into")
 
 _SOCKET_METHODS = {
     "send": _send, "sendall": _sendall, "sendto": _sendto, "recv": _recv, "recv_into": _recv_into,
     "recvfrom": _recvfrom, "recvfrom_into": _recvfrom_into, "connect": _connect,
     "connect_ex": _connect_ex, "listen": _listen, "shutdown": _shutdown, "accept": _accept,
-    "_real_close": _real_close,
+    "_real_close": _real_close, "bind": _bind, "sendmsg": _sendmsg, "recvmsg": _recvmsg,
+    "recvmsg_into": _recvmsg_into,
 }
+for _name in ("sendmsg", "recvmsg", "recvmsg_into"):
+    if _name not in _orig_sock:  # pragma: no cover - not on every platform
+        del _SOCKET_METHODS[_name]
 
 
 # --------------------------------------------------------------------------
@@ -699,3 +946,4 @@ def uninstall() -> None:
     for name, fn in _orig_os.items():
         setattr(os, name, fn)
     _pipes.clear()
+    datagrams.uninstall()
