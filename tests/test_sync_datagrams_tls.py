@@ -53,7 +53,7 @@ data = Data()
 data.x = 0
 
 def gate():
-    g = _thread.allocate_lock()
+    g = threading._allocate_lock()
     g.acquire()
     return g
 
