@@ -3640,20 +3640,6 @@ c_store_method(PyObject *m, PyObject *const *a, Py_ssize_t n)
     return ret_obj(c < 0 ? -1 : store_note(a[0], a[1], a[2]), a[0]);
 }
 
-/* access_py.key_method: note the receiver of ``obj.get(key, ...)`` for method_key() */
-static PyObject *
-c_key_method(PyObject *m, PyObject *const *a, Py_ssize_t n)
-{
-    if (n != 3 && !nargs_ok("key_method", n, 3))
-        return NULL;
-    if (!active)
-        return Py_NewRef(a[0]);
-    int c = is_container(a[0]);
-    if (c == 0)
-        return Py_NewRef(a[0]);
-    return ret_obj(c < 0 ? -1 : store_note(a[0], a[1], a[2]), a[0]);
-}
-
 static PyObject *
 c_stored(PyObject *m, PyObject *const *a, Py_ssize_t n)
 {
@@ -3662,41 +3648,6 @@ c_stored(PyObject *m, PyObject *const *a, Py_ssize_t n)
     if (!active)
         return Py_NewRef(a[0]);
     return ret_obj(stored_access(a[0], a[1]), a[0]);
-}
-
-/* access_py.method_key: the key of a noted ``obj.get(key, ...)``: a read of that item */
-static int
-method_key_access(PyObject *key, PyObject *site)
-{
-    int rc = -1;
-    PyObject *stores = NULL, *ent = NULL;
-    PyObject *ts = get_ts();
-    if (ts == NULL)
-        return -1;
-    if ((stores = ts_get(ts, off_stores, s_stores)) == NULL)
-        goto done;
-    if (!PyList_CheckExact(stores)) {
-        PyErr_SetString(PyExc_TypeError, "racedet: ThreadState.stores is not a list");
-        goto done;
-    }
-    if (take_note(stores, site, &ent) < 0)
-        goto done;
-    rc = ent == NULL ? 0 : item_access(PyTuple_GET_ITEM(ent, 1), key, site, M_READ);
-done:
-    Py_XDECREF(ent);
-    Py_XDECREF(stores);
-    Py_DECREF(ts);
-    return rc;
-}
-
-static PyObject *
-c_method_key(PyObject *m, PyObject *const *a, Py_ssize_t n)
-{
-    if (n != 2 && !nargs_ok("method_key", n, 2))
-        return NULL;
-    if (!active)
-        return Py_NewRef(a[0]);
-    return ret_obj(method_key_access(a[0], a[1]), a[0]);
 }
 
 static PyObject *
@@ -3770,7 +3721,7 @@ static PyMethodDef methods[] = {
     FAST(rd_item), FAST(wr_item), FAST(del_item), FAST(rmw_item),
     FAST(rd_key), FAST(wr_key), FAST(del_key), FAST(rmw_key),
     FAST(rd_index), FAST(wr_index), FAST(rd_whole), FAST(rd_len), FAST(mut_whole),
-    FAST(call_method), FAST(store_method), FAST(stored), FAST(rd_iter), FAST(key_method), FAST(method_key),
+    FAST(call_method), FAST(store_method), FAST(stored), FAST(rd_iter),
     {"took", c_took, METH_O, "racedet.models.locks._took_py: a modelled lock was just acquired (not re-entered)."},
     {"leaving", c_leaving, METH_O, "racedet.models.locks._leaving_py: a modelled lock is about to be released for good."},
     {"_lock_setup", (PyCFunction)(void (*)(void))c_lock_setup, METH_FASTCALL,

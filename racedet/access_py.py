@@ -619,27 +619,6 @@ def stored(value: Any, site: tuple) -> Any:
     return value
 
 
-def key_method(obj: Any, meth: str, site: tuple) -> Any:
-    """The receiver of ``obj.get(key, ...)``: the read waits for :func:`method_key`, which has the key."""
-    if ACTIVE and _is_container(type(obj)):
-        try:
-            _note(obj, meth, site)
-        except Exception:  # pragma: no cover
-            _internal_error()
-    return obj
-
-
-def method_key(key: Any, site: tuple) -> Any:
-    """The key of ``obj.get(key, ...)`` is evaluated: a read of that item, as ``obj[key]``."""
-    if ACTIVE:
-        try:
-            note = _take_note(_tls.ts or _adopt(), site)
-            if note is not None:
-                _item(note[1], key, site, True, False)
-        except Exception:  # pragma: no cover
-            _internal_error()
-    return key
-
 
 # --------------------------------------------------------------------------
 

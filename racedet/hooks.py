@@ -33,8 +33,6 @@ mut_whole = _core.mut_whole
 call_method = _core.call_method
 rd_len = _core.rd_len
 rd_iter = _core.rd_iter
-key_method = _core.key_method
-method_key = _core.method_key
 del_item = _core.del_item
 store_method = _core.store_method
 stored = _core.stored
@@ -43,7 +41,7 @@ stored = _core.stored
 NAMES = ("rd_attr", "wr_attr", "rmw_attr", "rd_global", "wr_global", "rmw_global", "cellof",
          "rd_cell", "wr_cell", "rmw_cell", "rd_item", "wr_item", "rmw_item", "rd_key", "wr_key",
          "del_key", "rmw_key", "rd_index", "wr_index", "rd_whole", "mut_whole", "call_method", "rd_len",
-         "del_item", "store_method", "stored", "rd_iter", "key_method", "method_key")
+         "del_item", "store_method", "stored", "rd_iter")
 
 
 def install() -> None:

@@ -3,11 +3,12 @@
 A store into an existing key, ``d[k] = v``, changes no key of ``d``: it does
 not race with what reads only the keys (iteration over a dict or a set,
 ``list(d)``, ``sorted(d)``, ``d.keys()``, ``len(d)``, ``k in d``).  It still
-races, Go-strict, with a read of that item (``d[k]``, ``d.get(k)``) and with
-the readers of the values (``d.values()``, ``d.items()``, ``dict(d)``,
+races, Go-strict, with a read of that item (``d[k]``) and with the readers
+of the values (``d.values()``, ``d.items()``, ``dict(d)``,
 ``d.copy()``, ``{**d}``).  ``s.add(x)`` of a scalar already in ``s`` changes
 nothing: it is no access.  Adding a key, deleting one, ``s.add`` of a new
-element still race with the readers of the keys.
+element still race with the readers of the keys.  ``d.get(k)`` stays one of
+the atomic methods (test_container_handoff): it races with no store.
 
 dogpile.cache 1.5.0's test_nameregistry (``list(baton)`` against
 ``baton[name] = True``, realworld/repro/dict_store_vs_key_iteration.py) is
@@ -90,6 +91,14 @@ NO_RACES = {
         def b(): print(d.get("b"), d.get("b", 7))
         two(a, b)
     """,
+    # d.get(k) is one of the atomic methods that hand an element off
+    # (test_container_handoff's "dict store, get"): no race with a store.
+    "existing key store vs d.get(k)": """
+        d = {"a": 0}
+        def a(): d["a"] = 1
+        def b(): print(d.get("a"), d.get("a", None))
+        two(a, b)
+    """,
     "set add of a present element vs iteration": """
         s = {1, "x"}
         def a():
@@ -164,24 +173,6 @@ RACES = {
         d = {"a": 0}
         def a(): d["a"] = 1  # R
         def b(): print(d["a"])  # R
-        two(a, b)
-    """,
-    "existing key store vs d.get(k)": """
-        d = {"a": 0}
-        def a(): d["a"] = 1  # R
-        def b(): print(d.get("a"))  # R
-        two(a, b)
-    """,
-    "existing key store vs d.get(k, default)": """
-        d = {"a": 0}
-        def a(): d["a"] = 1  # R
-        def b(): print(d.get("a", None))  # R
-        two(a, b)
-    """,
-    "new key vs d.get of that key": """
-        d = {}
-        def a(): d["a"] = 1  # R
-        def b(): print(d.get("a"))  # R
         two(a, b)
     """,
     "existing key store vs d.values()": """

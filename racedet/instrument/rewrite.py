@@ -18,8 +18,7 @@ What is rewritten (see the README's "What counts as a race"):
 * container method calls (``lst.append``), ``len()``/``list()``/... and
   ``for``/``in`` over containers, as reads or atomic writes of the contents;
   iteration reads what it yields (a dict's keys, a list's values), so it is
-  ``rd_iter``, while ``dict(d)`` and ``{**d}`` read the values (``rd_whole``);
-  ``d.get(k)`` reads the item ``k``, as ``d[k]`` does.
+  ``rd_iter``, while ``dict(d)`` and ``{**d}`` read the values (``rd_whole``).
 
 Module-level code is rewritten only for the main script: an imported
 module's top level runs under the import lock, before its users.
@@ -455,13 +454,6 @@ class Instrumenter(ast.NodeTransformer):
             # its receiver is; container methods touch the contents.
             f.value = self.visit(f.value)
             if self._active() and f.attr in METHOD_KINDS and not _skip_receiver(f.value) and not self._is_module(f.value):
-                if (f.attr == "get" and node.args and not node.keywords
-                        and not isinstance(node.args[0], ast.Starred)):
-                    # ``d.get(k, ...)``: a read of the item k, recorded once k is evaluated.
-                    f.value = self._hook("key_method", [f.value, ast.Constant(f.attr), self._site(f)], f.value)
-                    node.args = [self.visit(a) for a in node.args]
-                    node.args[0] = self._hook("method_key", [node.args[0], self._site(f)], node.args[0])
-                    return node
                 if (f.attr in STORE_ONE and node.args and not node.keywords
                         and not any(isinstance(a, ast.Starred) for a in node.args)):
                     # The store is recorded once its last argument is evaluated.
