@@ -57,7 +57,7 @@
 
 enum { M_READ = 1, M_WRITE = 2, M_RMW = 3, M_DEL = 4 };
 enum { LOC_ATTR, LOC_GLOBAL, LOC_CELL, LOC_ITEM, LOC_CONTENTS, N_LOC };
-enum { ATOMIC_MUT, ITEM_MUT, WHOLE_READ, INDEX_READ, ITEM_SET, LEN_READ, N_KINDS };
+enum { ATOMIC_MUT, ITEM_MUT, WHOLE_READ, INDEX_READ, ITEM_SET, LEN_READ, KEYS_READ, N_KINDS };
 enum { H_RELEASE = 1, H_ACQUIRE = 2 };    /* access_py.H_*: hand-off flags */
 
 /* ------------------------------------------------------------------------ */
@@ -1714,15 +1714,17 @@ done:
 /* ------------------------------------------------------------------------ */
 /* Containers */
 
-static const int CONFLICTS[N_KINDS][3] = {
-    {WHOLE_READ, INDEX_READ, LEN_READ},   /* ATOMIC_MUT */
-    {WHOLE_READ, LEN_READ, -1},           /* ITEM_MUT: adds or removes a key */
-    {ATOMIC_MUT, ITEM_MUT, ITEM_SET},     /* WHOLE_READ */
-    {ATOMIC_MUT, -1, -1},                 /* INDEX_READ */
-    {WHOLE_READ, -1, -1},                 /* ITEM_SET: an existing key's value */
-    {ATOMIC_MUT, ITEM_MUT, -1},           /* LEN_READ */
+#define MAX_CONFLICTS 4
+static const int CONFLICTS[N_KINDS][MAX_CONFLICTS] = {
+    {WHOLE_READ, INDEX_READ, LEN_READ, KEYS_READ},   /* ATOMIC_MUT */
+    {WHOLE_READ, LEN_READ, KEYS_READ, -1},           /* ITEM_MUT: adds or removes a key */
+    {ATOMIC_MUT, ITEM_MUT, ITEM_SET, -1},            /* WHOLE_READ: the values */
+    {ATOMIC_MUT, -1, -1, -1},                        /* INDEX_READ */
+    {WHOLE_READ, -1, -1, -1},                        /* ITEM_SET: an existing key's value */
+    {ATOMIC_MUT, ITEM_MUT, -1, -1},                  /* LEN_READ */
+    {ATOMIC_MUT, ITEM_MUT, -1, -1},                  /* KEYS_READ: a dict's or set's keys */
 };
-static const int IS_WRITE[N_KINDS] = {1, 1, 0, 0, 1, 0};
+static const int IS_WRITE[N_KINDS] = {1, 1, 0, 0, 1, 0, 0};
 
 static PyObject *plus_one(PyObject *c);
 static PyObject *make_epoch(PyObject *c, PyObject *tid);
@@ -1897,7 +1899,7 @@ contents(PyObject *ts, PyObject *obj, PyObject *sh, PyObject *site, int how)
     if (cs == NULL) {
         if (PyErr_Occurred())
             return -1;
-        /* cs = sh[_CONTENTS] = ({}, {}, {}, {}, {}, {}) */
+        /* cs = sh[_CONTENTS] = ({}, {}, {}, {}, {}, {}, {}) */
         cs = PyTuple_New(N_KINDS);
         if (cs == NULL)
             return -1;
@@ -1937,7 +1939,7 @@ contents(PyObject *ts, PyObject *obj, PyObject *sh, PyObject *site, int how)
     else if (PyErr_Occurred())
         goto done;
     PyObject *kind = IS_WRITE[how] ? s_write : s_read;
-    for (int j = 0; j < 3; j++) {
+    for (int j = 0; j < MAX_CONFLICTS; j++) {
         int other = CONFLICTS[how][j];
         if (other < 0)
             break;
@@ -2038,10 +2040,9 @@ item_access(PyObject *obj, PyObject *key, PyObject *site, int mode)
     int how = INDEX_READ;
     if (del)
         how = ITEM_MUT;
-    else if (write && read)
-        how = ITEM_SET;
     else if (write) {
-        /* _store_kind(obj, k): ITEM_SET for a dict's existing key or any sequence index */
+        /* _store_kind(obj, k): ITEM_SET for a dict's existing key or any sequence index
+         * (a defaultdict's d[k] += 1 adds k) */
         int there = PyDict_Check(obj) ? PyDict_Contains(obj, k) : 1;
         if (there < 0)
             goto done;
@@ -3444,6 +3445,21 @@ WHOLE_HOOK(rd_whole, WHOLE_READ, H_ACQUIRE)
 WHOLE_HOOK(rd_len, LEN_READ, 0)
 WHOLE_HOOK(mut_whole, ATOMIC_MUT, H_RELEASE)
 
+/* access_py.rd_iter: iteration reads a dict's or set's keys, a sequence's values */
+static PyObject *
+c_rd_iter(PyObject *m, PyObject *const *a, Py_ssize_t n)
+{
+    if (n != 2 && !nargs_ok("rd_iter", n, 2))
+        return NULL;
+    if (!active)
+        return Py_NewRef(a[0]);
+    int c = is_container(a[0]);
+    if (c == 0)
+        return Py_NewRef(a[0]);
+    int how = PyDict_Check(a[0]) || PySet_Check(a[0]) ? KEYS_READ : WHOLE_READ;
+    return ret_obj(c < 0 ? -1 : whole_access(a[0], a[1], how, H_ACQUIRE), a[0]);
+}
+
 /* table[meth] as a small int in [0, limit): 0 done, -1 error */
 static int
 method_int(PyObject *table, PyObject *meth, long limit, int *out)
@@ -3513,6 +3529,37 @@ is_atom(PyObject *v)
         || t == &PyBool_Type || v == Py_None;
 }
 
+/* access_py._take_note: the last note made at ``site`` (the same constant, or after
+ * marshalling an equal one), removed from ``stores``: a new reference in *entp, NULL if none */
+static int
+take_note(PyObject *stores, PyObject *site, PyObject **entp)
+{
+    *entp = NULL;
+    Py_ssize_t i = -1;
+    for (int pass = 0; pass < 2 && i < 0; pass++) {
+        for (i = PyList_GET_SIZE(stores) - 1; i >= 0; i--) {
+            PyObject *e = PyList_GET_ITEM(stores, i);
+            if (!PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 3)
+                continue;
+            PyObject *es = PyTuple_GET_ITEM(e, 0);
+            int same = es == site;
+            if (!same && pass == 1 && (same = PyObject_RichCompareBool(es, site, Py_EQ)) < 0)
+                return -1;
+            if (same)
+                break;
+        }
+    }
+    if (i < 0)
+        return 0;
+    PyObject *ent = Py_NewRef(PyList_GET_ITEM(stores, i));
+    if (PyList_SetSlice(stores, i, i + 1, NULL) < 0) {
+        Py_DECREF(ent);
+        return -1;
+    }
+    *entp = ent;
+    return 0;
+}
+
 /* access_py.stored: the store noted at ``site`` happens now (its last argument is ``value``) */
 static int
 stored_access(PyObject *value, PyObject *site)
@@ -3528,28 +3575,12 @@ stored_access(PyObject *value, PyObject *site)
         PyErr_SetString(PyExc_TypeError, "racedet: ThreadState.stores is not a list");
         goto done;
     }
-    /* the last entry for this site: the same constant, or (after marshalling) an equal one */
-    Py_ssize_t i = PyList_GET_SIZE(stores) - 1;
-    for (int pass = 0; pass < 2 && (pass == 0 || i < 0); pass++) {
-        for (i = PyList_GET_SIZE(stores) - 1; i >= 0; i--) {
-            PyObject *e = PyList_GET_ITEM(stores, i);
-            if (!PyTuple_CheckExact(e) || PyTuple_GET_SIZE(e) != 3)
-                continue;
-            PyObject *es = PyTuple_GET_ITEM(e, 0);
-            int same = es == site;
-            if (!same && pass == 1 && (same = PyObject_RichCompareBool(es, site, Py_EQ)) < 0)
-                goto done;
-            if (same)
-                break;
-        }
-    }
-    if (i < 0) {
+    if (take_note(stores, site, &ent) < 0)
+        goto done;
+    if (ent == NULL) {
         rc = 0;
         goto done;
     }
-    ent = Py_NewRef(PyList_GET_ITEM(stores, i));
-    if (PyList_SetSlice(stores, i, i + 1, NULL) < 0)
-        goto done;
     /* the noted object; its shadow as it is now (it was made by store_note) */
     obj = Py_NewRef(PyTuple_GET_ITEM(ent, 1));
     PyObject *oid = id_key(obj);
@@ -3573,8 +3604,17 @@ stored_access(PyObject *value, PyObject *site)
         int one = PySet_Contains(store_one_element, meth);
         if (one < 0)
             goto done;
-        if (one)
+        if (one) {
+            /* s.add(x) of a scalar already in the set changes nothing: no access */
+            if (PySet_Check(obj) && PyUnicode_Check(meth) && PyUnicode_CompareWithASCIIString(meth, "add") == 0) {
+                int there = PySet_Contains(obj, value);
+                if (there != 0) {
+                    rc = there < 0 ? -1 : 0;
+                    goto done;
+                }
+            }
             hand &= ~H_RELEASE;
+        }
     }
     Py_INCREF(sh);
     rc = whole_sh(ts, obj, sh, site, ATOMIC_MUT, hand);
@@ -3681,7 +3721,7 @@ static PyMethodDef methods[] = {
     FAST(rd_item), FAST(wr_item), FAST(del_item), FAST(rmw_item),
     FAST(rd_key), FAST(wr_key), FAST(del_key), FAST(rmw_key),
     FAST(rd_index), FAST(wr_index), FAST(rd_whole), FAST(rd_len), FAST(mut_whole),
-    FAST(call_method), FAST(store_method), FAST(stored),
+    FAST(call_method), FAST(store_method), FAST(stored), FAST(rd_iter),
     {"took", c_took, METH_O, "racedet.models.locks._took_py: a modelled lock was just acquired (not re-entered)."},
     {"leaving", c_leaving, METH_O, "racedet.models.locks._leaving_py: a modelled lock is about to be released for good."},
     {"_lock_setup", (PyCFunction)(void (*)(void))c_lock_setup, METH_FASTCALL,
@@ -3934,6 +3974,7 @@ PyInit__access(void)
             || PyModule_AddIntConstant(m, "INDEX_READ", INDEX_READ) < 0
             || PyModule_AddIntConstant(m, "ITEM_SET", ITEM_SET) < 0
             || PyModule_AddIntConstant(m, "LEN_READ", LEN_READ) < 0
+            || PyModule_AddIntConstant(m, "KEYS_READ", KEYS_READ) < 0
             || PyModule_AddObjectRef(m, "METHOD_HANDOFF", method_handoff) < 0)
         goto error;
     if ((tmp = get(access_py, "STORE_ONE")) == NULL || PyModule_AddObjectRef(m, "STORE_ONE", tmp) < 0)

@@ -256,15 +256,23 @@ rmw_cell = _name_hook(_cell, LOC_CELL, True, True, "``nonlocal n; n += 1``: a re
 # Containers
 #
 # Items are tracked per key (Go-strict: any unordered pair with a write).  The
-# container's *contents* have six kinds of access, which conflict as follows
+# container's *contents* have seven kinds of access, which conflict as follows
 # (single operations CPython makes atomic do not race with each other):
 #
-#   ATOMIC_MUT  list.append, dict.setdefault, set.add, ...  vs WHOLE_READ, INDEX_READ, LEN_READ
-#   ITEM_MUT    c[k] = v adding k, del c[k]                 vs WHOLE_READ, LEN_READ
-#   ITEM_SET    c[k] = v for an existing k or index         vs WHOLE_READ (the size stays)
-#   WHOLE_READ  iteration, copies                           vs ATOMIC_MUT, ITEM_MUT, ITEM_SET
+#   ATOMIC_MUT  list.append, dict.setdefault, set.add, ...  vs WHOLE_READ, INDEX_READ, LEN_READ, KEYS_READ
+#   ITEM_MUT    c[k] = v adding k, del c[k]                 vs WHOLE_READ, LEN_READ, KEYS_READ
+#   ITEM_SET    c[k] = v for an existing k or index         vs WHOLE_READ (the size and keys stay)
+#   WHOLE_READ  the values: list iteration, d.values(),     vs ATOMIC_MUT, ITEM_MUT, ITEM_SET
+#               d.items(), dict(d), {**d}, copies
 #   INDEX_READ  c[k], c.get(k), k in c                      vs ATOMIC_MUT
 #   LEN_READ    len(c)                                      vs ATOMIC_MUT, ITEM_MUT
+#   KEYS_READ   the keys only: iteration over a dict or a   vs ATOMIC_MUT, ITEM_MUT
+#               set (for k in d, list(d), sorted(s)), d.keys()
+#
+# A store into an existing key changes no key, so it does not race with a
+# reader of the keys; it still races with a read of that item (per key) and
+# with the readers of the values.  ``s.add(x)`` of a scalar already in ``s``
+# changes nothing and is no access at all (see :func:`stored`).
 #
 # Hand-off: the operations also synchronize like Go's atomics.  Each container
 # has a clock (a SyncVar under engine.HANDOFF in its shadow): an operation that
@@ -274,11 +282,12 @@ rmw_cell = _name_hook(_cell, LOC_CELL, True, True, "``nonlocal n; n += 1``: a re
 # done before it was put in, while the container's own accesses keep the
 # rules above (the store's own access is after the release it made).
 
-ATOMIC_MUT, ITEM_MUT, WHOLE_READ, INDEX_READ, ITEM_SET, LEN_READ = range(6)
-_CONFLICTS = ((WHOLE_READ, INDEX_READ, LEN_READ), (WHOLE_READ, LEN_READ), (ATOMIC_MUT, ITEM_MUT, ITEM_SET),
-              (ATOMIC_MUT,), (WHOLE_READ,), (ATOMIC_MUT, ITEM_MUT))
-_IS_WRITE = (True, True, False, False, True, False)
-_N_KINDS = 6
+ATOMIC_MUT, ITEM_MUT, WHOLE_READ, INDEX_READ, ITEM_SET, LEN_READ, KEYS_READ = range(7)
+_CONFLICTS = ((WHOLE_READ, INDEX_READ, LEN_READ, KEYS_READ), (WHOLE_READ, LEN_READ, KEYS_READ),
+              (ATOMIC_MUT, ITEM_MUT, ITEM_SET), (ATOMIC_MUT,), (WHOLE_READ,), (ATOMIC_MUT, ITEM_MUT),
+              (ATOMIC_MUT, ITEM_MUT))
+_IS_WRITE = (True, True, False, False, True, False, False)
+_N_KINDS = 7
 
 #: Hand-off flags of an access: it releases (stores elements), acquires (reads them).
 H_NONE, H_RELEASE, H_ACQUIRE, H_BOTH = 0, 1, 2, 3
@@ -347,7 +356,7 @@ def _acquired(ts, sv):
 def _contents(ts, obj, sh, site, how):
     cs = sh.get(_CONTENTS)
     if cs is None:
-        cs = sh[_CONTENTS] = ({}, {}, {}, {}, {}, {})
+        cs = sh[_CONTENTS] = ({}, {}, {}, {}, {}, {}, {})
     e = ts.epoch
     mine = cs[how]
     ent = mine.get(ts.tid)
@@ -385,7 +394,8 @@ def _key(obj, key):
 
 
 def _store_kind(obj, k):
-    """``obj[k] = v``: ITEM_SET when ``k`` is there already (the size stays), else ITEM_MUT."""
+    """``obj[k] = v`` or ``obj[k] += v``: ITEM_SET when ``k`` is there already (the keys stay),
+    else ITEM_MUT (a defaultdict's ``d[k] += 1`` adds ``k``)."""
     if isinstance(obj, dict):
         return ITEM_SET if dict.__contains__(obj, k) else ITEM_MUT
     return ITEM_SET   # a sequence's index: in range, or the store fails
@@ -407,7 +417,7 @@ def _item(obj, key, site, read, write, delete=False):
     if delete:
         how = ITEM_MUT
     elif write:
-        how = ITEM_SET if read else _store_kind(obj, k)
+        how = _store_kind(obj, k)
     else:
         how = INDEX_READ
     _contents(ts, obj, sh, site, how)
@@ -489,8 +499,21 @@ rd_index = _contents_hook(INDEX_READ, H_ACQUIRE, "``obj[key]`` read where the ke
                                                  "twice, or ``x in obj``: contents level only.")
 wr_index = _contents_hook(ITEM_MUT, H_RELEASE, "``obj[key] = v`` where the key cannot be evaluated twice: "
                                                "contents level only.")
-rd_whole = _contents_hook(WHOLE_READ, H_ACQUIRE, "``for x in obj``, ``list(obj)``: reads all the contents.")
+rd_whole = _contents_hook(WHOLE_READ, H_ACQUIRE, "``dict(obj)``, ``{**obj}``, ``obj[a:b]``: reads all the values.")
 rd_len = _contents_hook(LEN_READ, H_NONE, "``len(obj)``: reads the size only.")
+
+
+def rd_iter(obj: Any, site: tuple) -> Any:
+    """``for x in obj``, ``list(obj)``, ``sorted(obj)``: what iteration yields, a dict's or a
+    set's keys (KEYS_READ: a store into an existing key is no conflict), a sequence's values."""
+    if ACTIVE and _is_container(type(obj)):
+        try:
+            _whole(obj, site, KEYS_READ if isinstance(obj, (dict, set)) else WHOLE_READ, H_ACQUIRE)
+        except Exception:  # pragma: no cover
+            _internal_error()
+    return obj
+
+
 mut_whole = _contents_hook(ATOMIC_MUT, H_RELEASE, "``obj[a:b] = seq`` or ``del obj[a:b]``: one atomic change "
                                                   "of the contents.")
 
@@ -503,10 +526,11 @@ METHOD_KINDS = {
          "reverse", "difference_update", "intersection_update",
          "symmetric_difference_update"), ATOMIC_MUT),
     **dict.fromkeys(
-        ("copy", "count", "index", "keys", "values", "items", "issubset", "issuperset",
+        ("copy", "count", "index", "values", "items", "issubset", "issuperset",
          "isdisjoint", "union", "intersection", "difference", "symmetric_difference"),
         WHOLE_READ),
     "get": INDEX_READ,
+    "keys": KEYS_READ,
 }
 
 #: Methods that store elements (release the hand-off clock) and that return
@@ -515,7 +539,7 @@ _STORING = ("append", "appendleft", "extend", "extendleft", "insert", "add", "up
             "setdefault", "symmetric_difference_update")
 _RETURNING = ("pop", "popleft", "popitem", "setdefault", "get")
 METHOD_HANDOFF = {m: (H_RELEASE if m in _STORING else 0)
-                  | (H_ACQUIRE if m in _RETURNING or METHOD_KINDS[m] == WHOLE_READ else 0)
+                  | (H_ACQUIRE if m in _RETURNING or METHOD_KINDS[m] in (WHOLE_READ, KEYS_READ) else 0)
                   for m in METHOD_KINDS}
 #: Methods that store the one element given as their last positional argument:
 #: the rewriter calls :func:`store_method` on the receiver and :func:`stored`
@@ -536,43 +560,58 @@ def call_method(obj: Any, meth: str, site: tuple) -> Any:
     return obj
 
 
+def _note(obj: Any, meth: str, site: tuple) -> None:
+    """Note the receiver of ``obj.meth(...)`` for the hook on one of its arguments (:func:`_take_note`)."""
+    ts = _tls.ts or _adopt()
+    sh = _shadow_get(id(obj))
+    if sh is None:
+        _new_shadow(obj)
+    stores = ts.stores
+    if len(stores) >= 16:   # left by exceptions in arguments: the oldest go
+        del stores[:8]
+    stores.append((site, obj, meth))   # the object: a watched shadow holds no reference
+
+
+def _take_note(ts, site):
+    """The last note made at ``site`` (the same constant, or after marshalling an equal one), removed."""
+    stores = ts.stores
+    i = len(stores) - 1
+    while i >= 0 and stores[i][0] is not site:
+        i -= 1
+    if i < 0:
+        i = len(stores) - 1
+        while i >= 0 and stores[i][0] != site:
+            i -= 1
+    return stores.pop(i) if i >= 0 else None
+
+
 def store_method(obj: Any, meth: str, site: tuple) -> Any:
     """The receiver of ``obj.meth(..., v)`` for a method of STORE_ONE: the access waits for :func:`stored`."""
     if ACTIVE and _is_container(type(obj)):
         try:
-            ts = _tls.ts or _adopt()
-            sh = _shadow_get(id(obj))
-            if sh is None:
-                _new_shadow(obj)
-            stores = ts.stores
-            if len(stores) >= 16:   # left by exceptions in arguments: the oldest go
-                del stores[:8]
-            stores.append((site, obj, meth))   # the object: a watched shadow holds no reference
+            _note(obj, meth, site)
         except Exception:  # pragma: no cover
             _internal_error()
     return obj
 
 
 def stored(value: Any, site: tuple) -> Any:
-    """The last argument ``value`` of a store method is evaluated: release, then record the store."""
+    """The last argument ``value`` of a store method is evaluated: release, then record the store.
+
+    ``s.add(x)`` of a scalar ``x`` already in the set changes nothing: no access.
+    """
     if ACTIVE:
         try:
             ts = _tls.ts or _adopt()
-            stores = ts.stores
-            # The last entry for this site: the same constant, or (after marshalling) an equal one.
-            i = len(stores) - 1
-            while i >= 0 and stores[i][0] is not site:
-                i -= 1
-            if i < 0:
-                i = len(stores) - 1
-                while i >= 0 and stores[i][0] != site:
-                    i -= 1
-            if i >= 0:
-                _, obj, meth = stores.pop(i)
+            note = _take_note(ts, site)
+            if note is not None:
+                _, obj, meth = note
                 sh = _shadow_get(id(obj))
                 if sh is not None:
                     hand = METHOD_HANDOFF[meth]
                     if meth in _STORE_ONE_ELEMENT and type(value) in _ATOMS:
+                        if meth == "add" and isinstance(obj, set) and set.__contains__(obj, value):
+                            return value
                         hand &= ~H_RELEASE
                     _whole_sh(ts, obj, sh, site, ATOMIC_MUT, hand)
         except Exception:  # pragma: no cover

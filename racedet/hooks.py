@@ -32,6 +32,7 @@ rd_whole = _core.rd_whole
 mut_whole = _core.mut_whole
 call_method = _core.call_method
 rd_len = _core.rd_len
+rd_iter = _core.rd_iter
 del_item = _core.del_item
 store_method = _core.store_method
 stored = _core.stored
@@ -40,7 +41,7 @@ stored = _core.stored
 NAMES = ("rd_attr", "wr_attr", "rmw_attr", "rd_global", "wr_global", "rmw_global", "cellof",
          "rd_cell", "wr_cell", "rmw_cell", "rd_item", "wr_item", "rmw_item", "rd_key", "wr_key",
          "del_key", "rmw_key", "rd_index", "wr_index", "rd_whole", "mut_whole", "call_method", "rd_len",
-         "del_item", "store_method", "stored")
+         "del_item", "store_method", "stored", "rd_iter")
 
 
 def install() -> None:

@@ -256,14 +256,14 @@ def run_op():
                       c, rnd.choice(KEYS), site) is c
     if k < 16:
         c = rnd.choice(conts)
-        return level2(rnd.choice([[A.rd_index, A.wr_index, A.rd_whole, A.mut_whole][k - 12], A.rd_len]),
+        return level2(rnd.choice([[A.rd_index, A.wr_index, A.rd_whole, A.mut_whole][k - 12], A.rd_len, A.rd_iter]),
                       c, site) is c
     if k < 17:
         c = rnd.choice(conts)
         if rnd.random() < 0.3:   # a store whose argument comes later: store_method, then stored
             m = rnd.choice(sorted(A.STORE_ONE))
             A.store_method(c, m, site)
-            v = rnd.choice([1, "s", None, [1], Obj()])
+            v = rnd.choice([1, "s", None, [1], Obj(), 3])   # 3: already in the set
             return level1(A.stored, v, site) is v
         return level1(A.call_method, c, rnd.choice(METHS), site) is c
     if k < 19:
@@ -460,6 +460,7 @@ LEAKS = """
         A.rd_item(d, key, site); A.rd_item(lst, slice(0, 1), site)
         A.rd_index(lst, site); A.wr_index(d, site); A.rd_whole(lst, site); A.mut_whole(lst, site)
         A.call_method(lst, "append", site); A.call_method(d, "get", site)
+        A.rd_iter(d, site); A.rd_iter(lst, site); A.call_method(d, "keys", site)
         engine.release(sv)                     # a new epoch every round: the slow paths
         engine.thread_begin(other if i % 3 else main)   # and races between the two
     def rounds(n):

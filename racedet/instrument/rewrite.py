@@ -16,7 +16,9 @@ What is rewritten (see the README's "What counts as a race"):
   evaluated once, in Python's order;
 * module globals that can change after import, and closure cells;
 * container method calls (``lst.append``), ``len()``/``list()``/... and
-  ``for``/``in`` over containers, as reads or atomic writes of the contents.
+  ``for``/``in`` over containers, as reads or atomic writes of the contents;
+  iteration reads what it yields (a dict's keys, a list's values), so it is
+  ``rd_iter``, while ``dict(d)`` and ``{**d}`` read the values (``rd_whole``).
 
 Module-level code is rewritten only for the main script: an imported
 module's top level runs under the import lock, before its users.
@@ -46,6 +48,8 @@ _WHOLE_READERS = {
     "len", "list", "tuple", "set", "frozenset", "sorted", "sum", "min", "max", "any",
     "all", "enumerate", "dict", "reversed", "iter", "zip", "map", "filter",
 }
+#: Of those, the ones that read the values of a mapping, not only what iterating it yields.
+_VALUE_READERS = {"dict"}
 _ATTR_BUILTINS = {"getattr": "rd_attr", "hasattr": "rd_attr", "setattr": "wr_attr", "delattr": "wr_attr"}
 
 
@@ -469,7 +473,8 @@ class Instrumenter(ast.NodeTransformer):
             node.args[0] = self._hook(_ATTR_BUILTINS[f.id], [node.args[0], node.args[1], self._site(node)], node.args[0])
         if isinstance(f, ast.Name) and f.id in _WHOLE_READERS and self._active() and self._is_builtin(f.id):
             first = 1 if f.id in ("map", "filter") else 0
-            node.args = [a if i < first or isinstance(a, ast.Starred) else self._whole(a, f.id == "len")
+            hook = "rd_len" if f.id == "len" else "rd_whole" if f.id in _VALUE_READERS else "rd_iter"
+            node.args = [a if i < first or isinstance(a, ast.Starred) else self._whole(a, hook)
                          for i, a in enumerate(node.args)]
         return node
 
@@ -483,12 +488,19 @@ class Instrumenter(ast.NodeTransformer):
                     node.comparators[i] = self._hook("rd_index", [c, self._site(c)], c)
         return node
 
-    def _whole(self, node: ast.AST, size_only: bool = False) -> ast.AST:
+    def visit_Dict(self, node: ast.Dict) -> ast.AST:
+        self.generic_visit(node)
+        # ``{**d}`` reads d's keys and values.
+        node.values = [self._whole(v, "rd_whole") if k is None else v for k, v in zip(node.keys, node.values)]
+        return node
+
+    def _whole(self, node: ast.AST, hook: str = "rd_iter") -> ast.AST:
+        """``node`` read as a whole by ``hook``: iterated (rd_iter), its values (rd_whole), its size (rd_len)."""
         if not self._active() or isinstance(node, (ast.Constant, ast.ListComp, ast.GeneratorExp, ast.Tuple, ast.List, ast.Dict, ast.Set, ast.JoinedStr)):
             return node
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("range", "enumerate", "zip"):
             return node
-        return self._hook("rd_len" if size_only else "rd_whole", [node, self._site(node)], node)
+        return self._hook(hook, [node, self._site(node)], node)
 
 
 def _has_slice(key: ast.AST) -> bool:
