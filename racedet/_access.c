@@ -1609,23 +1609,30 @@ attr_hooks(PyTypeObject *tp, int mode)
 /* engine.hooked_memory: is ``obj.name`` memory although its type has the
  * user hooks ``hooks`` (of attr_hooks, for this access)?  Memory when the
  * name is in the instance __dict__ (as object.__setattr__ stores it: no user
- * code runs) or a __slots__ member; a read through __getattr__ also when the
- * class has the name.  1 yes, 0 no. */
+ * code runs; for a class, its MRO) or a __slots__ member; a read through
+ * __getattr__ also when the type has the name.  1 yes, 0 no. */
 static int
 hooked_memory(PyObject *obj, PyObject *name, int hooks)
 {
     if (!PyUnicode_CheckExact(name))
         return 1;
-    PyObject *d = PyObject_GenericGetDict(obj, NULL);
-    if (d == NULL)
-        PyErr_Clear();   /* no instance __dict__ */
-    else {
-        int in = PyDict_Check(d) ? PyDict_Contains(d, name) : PySequence_Contains(d, name);
-        Py_DECREF(d);
-        if (in < 0)
-            PyErr_Clear();
-        else if (in)
+    if (PyType_Check(obj)) {
+        /* a class under a metaclass with hooks: its own MRO, as type's lookup */
+        if (_PyType_Lookup((PyTypeObject *)obj, name) != NULL)
             return 1;
+    }
+    else {
+        PyObject *d = PyObject_GenericGetDict(obj, NULL);
+        if (d == NULL)
+            PyErr_Clear();   /* no instance __dict__ */
+        else {
+            int in = PyDict_Check(d) ? PyDict_Contains(d, name) : 0;
+            Py_DECREF(d);
+            if (in < 0)
+                PyErr_Clear();
+            else if (in)
+                return 1;
+        }
     }
     PyObject *found = _PyType_Lookup(Py_TYPE(obj), name);   /* borrowed */
     if (found != NULL && Py_TYPE(found) == &PyMemberDescr_Type)

@@ -760,7 +760,6 @@ def data_descriptor(t: type, name: Any) -> bool:
 
 _WrapperDescriptor = type(object.__dict__["__setattr__"])
 _GetSetDescriptor = type(type.__dict__["__dict__"])
-_MappingProxy = type(type.__dict__)
 _NOT_FOUND = object()
 
 #: User-defined attribute hooks of a type (bits of :func:`attr_hooks`).
@@ -816,7 +815,7 @@ def _instance_dict(obj: Any, t: type) -> Optional[dict]:
                 v = d.__get__(obj, t)
             except Exception:
                 return None
-            return v if type(v) is dict or type(v) is _MappingProxy else None
+            return v if type(v) is dict else None
     return None
 
 
@@ -837,15 +836,21 @@ def hooked_memory(obj: Any, name: Any, hooks: int, read: bool, write: bool) -> b
     * a read through a user ``__getattribute__`` is memory when ``name`` is in
       the instance ``__dict__`` or a slot: that is what a hook delegating to
       ``object.__getattribute__`` returns; other names are the hook's code.
+
+    For a class whose metaclass has the hooks, "the instance ``__dict__``" is
+    the class's MRO (what ``type.__getattribute__`` finds).
     """
     if type(name) is not str:
         return True
     t = type(obj)
-    d = None
     if (write and hooks & HOOK_SETATTR) or (read and hooks & (HOOK_GETATTR | HOOK_GETATTRIBUTE)):
-        d = _instance_dict(obj, t)
-        if d is not None and name in d:
-            return True
+        if isinstance(obj, type):   # a class under a metaclass with hooks: its own MRO
+            if _type_lookup(obj, name) is not _NOT_FOUND:
+                return True
+        else:
+            d = _instance_dict(obj, t)
+            if d is not None and name in d:
+                return True
         found = _type_lookup(t, name)
         if type(found) is _MemberDescriptor:
             return True

@@ -142,6 +142,25 @@ NO_RACES = {
                 print(o.x)
         two(a, b)
     """,
+    "metaclass __getattr__ over a locked registry": """
+        class Registry(type):
+            _lock = threading.Lock()
+            _extra = {}
+            def __getattr__(cls, key):
+                with Registry._lock:
+                    return Registry._extra[key]
+            def __setattr__(cls, key, value):
+                if key.startswith("plugin_"):
+                    with Registry._lock:
+                        Registry._extra[key] = value
+                else:
+                    super().__setattr__(key, value)
+        class Service(metaclass=Registry):
+            pass
+        def a(): Service.plugin_x = 1
+        def b(): print(Service.plugin_x)
+        two(a, b)
+    """,
 }
 
 VALIDATING = """
@@ -246,6 +265,18 @@ class Box:
 box = Box()
 def a(): box.v = 1  # R
 def b(): print(box.v)  # R
+two(a, b)
+""", "# R"),
+    "metaclass __setattr__ delegating to type's": ("""
+class Frozen(type):
+    def __setattr__(cls, key, value):
+        if key.startswith("_"):
+            raise AttributeError(key)
+        super().__setattr__(key, value)
+class Config(metaclass=Frozen):
+    level = 0
+def a(): Config.level = 1  # R
+def b(): print(Config.level)  # R
 two(a, b)
 """, "# R"),
 }
