@@ -1554,6 +1554,107 @@ is_data_descriptor(PyObject *obj, PyObject *name)
     return dt != &PyMemberDescr_Type && dt->tp_descr_set != NULL;
 }
 
+/* engine.attr_hooks(type(obj)), limited to the hooks an access in ``mode``
+ * runs: HOOK_GETATTR | HOOK_GETATTRIBUTE for reads, HOOK_SETATTR for stores
+ * and deletes.  A plain class inherits object's generic tp_getattro and
+ * tp_setattro: two pointer compares, and no cache of ours.  A class with a
+ * Python __getattr__/__getattribute__/__setattr__/__delattr__ has slot
+ * functions there; a C type's own slots (type, modules, threading.local)
+ * appear as slot wrappers, and are not user hooks. */
+enum { HOOK_GETATTR = 1, HOOK_GETATTRIBUTE = 2, HOOK_SETATTR = 4 };
+static PyObject *s___getattr__, *s___getattribute__, *s___setattr__, *s___delattr__;
+
+static int
+hook_names(void)
+{
+    if (s___delattr__ != NULL)
+        return 0;
+    if ((s___getattr__ = PyUnicode_InternFromString("__getattr__")) == NULL
+        || (s___getattribute__ = PyUnicode_InternFromString("__getattribute__")) == NULL
+        || (s___setattr__ = PyUnicode_InternFromString("__setattr__")) == NULL
+        || (s___delattr__ = PyUnicode_InternFromString("__delattr__")) == NULL)
+        return -1;
+    return 0;
+}
+
+static inline int
+user_slot(PyTypeObject *tp, PyObject *name)
+{
+    PyObject *d = _PyType_Lookup(tp, name);   /* borrowed; sets no error */
+    return d != NULL && Py_TYPE(d) != &PyWrapperDescr_Type;
+}
+
+/* The hooks' bits, 0 for none, -1 on error. */
+static inline int
+attr_hooks(PyTypeObject *tp, int mode)
+{
+    int get = (mode & M_READ) && tp->tp_getattro != PyObject_GenericGetAttr;
+    int set = (mode & M_WRITE) && tp->tp_setattro != PyObject_GenericSetAttr;
+    if (!get && !set)
+        return 0;
+    if (hook_names() < 0)
+        return -1;
+    int h = 0;
+    if (get) {
+        if (user_slot(tp, s___getattribute__))
+            h |= HOOK_GETATTRIBUTE;
+        else if (_PyType_Lookup(tp, s___getattr__) != NULL)
+            h |= HOOK_GETATTR;
+    }
+    if (set && (user_slot(tp, s___setattr__) || user_slot(tp, s___delattr__)))
+        h |= HOOK_SETATTR;
+    return h;
+}
+
+/* engine.hooked_memory: is ``obj.name`` memory although its type has the
+ * user hooks ``hooks`` (of attr_hooks, for this access)?  Memory when the
+ * name is in the instance __dict__ (as object.__setattr__ stores it: no user
+ * code runs; for a class, its MRO) or a __slots__ member; a read through
+ * __getattr__ also when the type has the name.  1 yes, 0 no. */
+static int
+hooked_memory(PyObject *obj, PyObject *name, int hooks)
+{
+    if (!PyUnicode_CheckExact(name))
+        return 1;
+    if (PyType_Check(obj)) {
+        /* a class under a metaclass with hooks: its own MRO, as type's lookup */
+        if (_PyType_Lookup((PyTypeObject *)obj, name) != NULL)
+            return 1;
+    }
+    else {
+        PyObject *d = PyObject_GenericGetDict(obj, NULL);
+        if (d == NULL)
+            PyErr_Clear();   /* no instance __dict__ */
+        else {
+            int in = PyDict_Check(d) ? PyDict_Contains(d, name) : 0;
+            Py_DECREF(d);
+            if (in < 0)
+                PyErr_Clear();
+            else if (in)
+                return 1;
+        }
+    }
+    PyObject *found = _PyType_Lookup(Py_TYPE(obj), name);   /* borrowed */
+    if (found != NULL && Py_TYPE(found) == &PyMemberDescr_Type)
+        return 1;
+    if (hooks & (HOOK_SETATTR | HOOK_GETATTRIBUTE))
+        return 0;
+    return found != NULL;
+}
+
+/* Is ``obj.name``, a location not seen yet, code rather than memory: a data
+ * descriptor's, or a user attribute hook's?  1 yes, 0 no, -1 error. */
+static int
+not_memory(PyObject *obj, PyObject *name, int mode)
+{
+    if (is_data_descriptor(obj, name))
+        return 1;
+    int h = attr_hooks(Py_TYPE(obj), mode);
+    if (h <= 0)
+        return h;
+    return !hooked_memory(obj, name, h);
+}
+
 /* rd_attr / wr_attr / rmw_attr */
 static int
 attr_access(PyObject *obj, PyObject *name, PyObject *site, int mode)
@@ -1574,8 +1675,9 @@ attr_access(PyObject *obj, PyObject *name, PyObject *site, int mode)
         if (vs == NULL) {
             if (PyErr_Occurred())
                 goto done;
-            if (sh == IGNORED || is_data_descriptor(obj, name)) {
-                rc = 0;
+            int nm = sh == IGNORED ? 1 : not_memory(obj, name, mode);
+            if (nm != 0) {
+                rc = nm < 0 ? -1 : 0;
                 goto done;
             }
         }
@@ -1605,8 +1707,9 @@ attr_access(PyObject *obj, PyObject *name, PyObject *site, int mode)
     if (vs == NULL) {
         if (PyErr_Occurred())
             goto done;
-        if (sh == IGNORED || is_data_descriptor(obj, name)) {
-            rc = 0;
+        int nm = sh == IGNORED ? 1 : not_memory(obj, name, mode);
+        if (nm != 0) {
+            rc = nm < 0 ? -1 : 0;
             goto done;
         }
         /* sh[name] = [0, None, ts.epoch, _hist(site, ts)]  (read)

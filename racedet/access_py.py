@@ -25,6 +25,7 @@ A compiled core with the same functions may replace this module
 from __future__ import annotations
 
 from sys import _getframe
+from weakref import ref as _weakref
 from typing import Any
 
 from racedet import engine
@@ -111,19 +112,41 @@ def _state(sh, key):
 
 
 _data_descriptor = engine.data_descriptor
-#: (id of a type, name) pairs found not to be data descriptors.  A stale entry
-#: (the class changed since, or the id now belongs to another type) only
-#: makes a location that engine.report then recognises as a descriptor.
+_attr_hooks = engine.attr_hooks
+_hooked_memory = engine.hooked_memory
+#: (id of a type, name) pairs found to be memory once and for all: not a data
+#: descriptor, and the type runs no user attribute hooks.  A stale entry (the
+#: class changed since, or the id now belongs to another type) only makes a
+#: location that engine.report then recognises as a descriptor or a hook's.
 _plain_attrs: set = set()
+#: id of a type -> (its attribute hooks, a weak reference to the type): types
+#: with user hooks, whose verdict depends on the instance (engine.hooked_memory).
+_hooked_types: dict = {}
 
 
-def _descriptor(t: type, name: str) -> bool:
-    """Is ``obj.name`` (``type(obj) is t``) a descriptor's code rather than memory?"""
+def _hooks_of(t: type) -> int:
+    ent = _hooked_types.get(id(t))
+    if ent is not None and ent[1]() is t:
+        return ent[0]
+    h = _attr_hooks(t)
+    if h:
+        if len(_hooked_types) >= 1024:
+            _hooked_types.clear()
+        _hooked_types[id(t)] = (h, _weakref(t))
+    return h
+
+
+def _descriptor(obj: Any, name: str, read: bool, write: bool) -> bool:
+    """Is ``obj.name`` code (a data descriptor's, or a user attribute hook's) rather than memory?"""
+    t = type(obj)
     k = (id(t), name)
     if k in _plain_attrs:
         return False
     if _data_descriptor(t, name):
         return True
+    h = _hooks_of(t)
+    if h:
+        return not _hooked_memory(obj, name, h, read, write)
     if len(_plain_attrs) >= 4096:
         _plain_attrs.clear()
     _plain_attrs.add(k)
@@ -139,7 +162,7 @@ def rd_attr(obj: Any, name: str, site: tuple) -> Any:
                 sh = _new_shadow(obj)
             vs = sh.get(name)
             if vs is None:
-                if sh is _IGNORED or _descriptor(type(obj), name):
+                if sh is _IGNORED or _descriptor(obj, name, True, False):
                     return obj
                 sh[name] = [0, None, ts.epoch, _hist(site, ts)]
             elif vs[2] != ts.epoch:
@@ -158,7 +181,7 @@ def wr_attr(obj: Any, name: str, site: tuple) -> Any:
                 sh = _new_shadow(obj)
             vs = sh.get(name)
             if vs is None:
-                if sh is _IGNORED or _descriptor(type(obj), name):
+                if sh is _IGNORED or _descriptor(obj, name, False, True):
                     return obj
                 sh[name] = [ts.epoch, _hist(site, ts), 0, None]
             elif vs[0] != ts.epoch:
@@ -178,7 +201,7 @@ def rmw_attr(obj: Any, name: str, site: tuple) -> Any:
                 sh = _new_shadow(obj)
             vs = sh.get(name)
             if vs is None:
-                if sh is _IGNORED or _descriptor(type(obj), name):
+                if sh is _IGNORED or _descriptor(obj, name, True, True):
                     return obj
                 vs = sh[name] = [0, None, 0, None]
             if vs[0] != ts.epoch:

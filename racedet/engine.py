@@ -758,6 +758,110 @@ def data_descriptor(t: type, name: Any) -> bool:
     return False
 
 
+_WrapperDescriptor = type(object.__dict__["__setattr__"])
+_GetSetDescriptor = type(type.__dict__["__dict__"])
+_NOT_FOUND = object()
+
+#: User-defined attribute hooks of a type (bits of :func:`attr_hooks`).
+HOOK_GETATTR = 1        # __getattr__: runs when the normal lookup fails
+HOOK_GETATTRIBUTE = 2   # __getattribute__: runs for every read
+HOOK_SETATTR = 4        # __setattr__ or __delattr__: runs for every store and delete
+
+
+def _type_lookup(t: type, name: str) -> Any:
+    """``name`` as ``type.__getattribute__`` finds it on ``t`` (the MRO, nearest first), or _NOT_FOUND."""
+    for k in type.__dict__["__mro__"].__get__(t):
+        d = type.__dict__["__dict__"].__get__(k)
+        if name in d:
+            return d[name]
+    return _NOT_FOUND
+
+
+def _user_slot(t: type, name: str) -> bool:
+    """Does ``t`` get ``name`` from Python code (not object's or a C type's slot wrapper)?"""
+    d = _type_lookup(t, name)
+    return d is not _NOT_FOUND and type(d) is not _WrapperDescriptor
+
+
+def attr_hooks(t: type) -> int:
+    """Which attribute hooks of ``t`` are user code: HOOK_GETATTR | HOOK_GETATTRIBUTE | HOOK_SETATTR.
+
+    A C type's own ``tp_getattro``/``tp_setattro`` (``type``, modules,
+    ``threading.local``) is not counted: its attributes are memory as before.
+    """
+    try:
+        h = 0
+        if _user_slot(t, "__getattribute__"):
+            h |= HOOK_GETATTRIBUTE
+        elif _type_lookup(t, "__getattr__") is not _NOT_FOUND:
+            h |= HOOK_GETATTR
+        if _user_slot(t, "__setattr__") or _user_slot(t, "__delattr__"):
+            h |= HOOK_SETATTR
+        return h
+    except Exception:  # pragma: no cover - not a type
+        return 0
+
+
+def _instance_dict(obj: Any, t: type) -> Optional[dict]:
+    """The instance ``__dict__`` of ``obj`` as ``object.__setattr__`` stores into it, or None.
+
+    Through the C ``__dict__`` getset of the MRO: a class's own ``__dict__``
+    (a property of a proxy, say) is skipped, and no user code runs.
+    """
+    for k in type.__dict__["__mro__"].__get__(t):
+        d = type.__dict__["__dict__"].__get__(k).get("__dict__")
+        if type(d) is _GetSetDescriptor:
+            try:
+                v = d.__get__(obj, t)
+            except Exception:
+                return None
+            return v if type(v) is dict else None
+    return None
+
+
+def hooked_memory(obj: Any, name: Any, hooks: int, read: bool, write: bool) -> bool:
+    """Is ``obj.name`` memory although ``type(obj)`` has user attribute hooks ``hooks``?
+
+    Decided when the hook runs, just before the access (data descriptors are
+    excluded before this is asked):
+
+    * a store or delete through a user ``__setattr__``/``__delattr__`` is
+      memory when ``name`` is in the instance ``__dict__`` already or is a
+      ``__slots__`` member: the hook delegated to ``object.__setattr__``
+      before.  A store that creates the name through the hook is not
+      recorded (the hook runs after this decision); the next one is.
+    * a read through a user ``__getattr__`` is memory when the normal lookup
+      finds ``name`` (instance ``__dict__``, slot, class); otherwise
+      ``__getattr__`` runs, and its own accesses are recorded where it makes them.
+    * a read through a user ``__getattribute__`` is memory when ``name`` is in
+      the instance ``__dict__`` or a slot: that is what a hook delegating to
+      ``object.__getattribute__`` returns; other names are the hook's code.
+
+    For a class whose metaclass has the hooks, "the instance ``__dict__``" is
+    the class's MRO (what ``type.__getattribute__`` finds).
+    """
+    if type(name) is not str:
+        return True
+    t = type(obj)
+    if (write and hooks & HOOK_SETATTR) or (read and hooks & (HOOK_GETATTR | HOOK_GETATTRIBUTE)):
+        if isinstance(obj, type):   # a class under a metaclass with hooks: its own MRO
+            if _type_lookup(obj, name) is not _NOT_FOUND:
+                return True
+        else:
+            d = _instance_dict(obj, t)
+            if d is not None and name in d:
+                return True
+        found = _type_lookup(t, name)
+        if type(found) is _MemberDescriptor:
+            return True
+        if write and hooks & HOOK_SETATTR:
+            return False
+        if hooks & HOOK_GETATTRIBUTE:
+            return False
+        return found is not _NOT_FOUND
+    return True
+
+
 def _handed_off(ts: ThreadState, pepoch: int) -> bool:
     """Was the previous access published to ``ts`` by a container it read just now?
 
@@ -787,6 +891,11 @@ def report(ts: ThreadState, kind: str, site: tuple, pkind: str, pepoch: int,
         # The class made ``key`` a data descriptor after the location was first
         # seen (the cores skip descriptors when they make a location).
         return
+    if lk == LOC_ATTR:
+        hooks = attr_hooks(type(obj))
+        if hooks and not hooked_memory(obj, key, hooks, kind == "read", kind == "write"):
+            # Likewise for a class that has user attribute hooks now.
+            return
     if ts.loads and _handed_off(ts, pepoch):
         return
     ptid = pepoch & TID_MASK
