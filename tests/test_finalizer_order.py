@@ -256,3 +256,73 @@ def test_rewritten_finalizers_behave_as_under_python(tmp_path):
         return re.sub(r"0x[0-9a-f]+", "0x", err.replace("prog.py", "plain.py"))
     assert same(res.stderr) == same(plain.stderr)
     assert "line 7, in __del__" in plain.stderr
+
+
+WEAKREF_FINALIZE = AFTER + """
+import weakref
+
+class State:
+    pass
+
+class Owner:
+    def __init__(self):
+        self.me = self
+
+seen = []
+
+def cleanup(state):
+    seen.append(state.value)                              # R
+
+def maker():
+    state = State()
+    state.value = 1                      # before registering: ordered before the callback
+    weakref.finalize(Owner(), cleanup, state)
+    LATE
+
+gc.disable()
+t = after(maker)
+gc.collect()                             # the callback runs here, in the main thread
+gc.enable()
+t.join()
+assert seen == [1], seen
+"""
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_weakref_finalize_callback_is_ordered_after_its_registration(tmp_path, core):
+    expect_no_race(tmp_path, WEAKREF_FINALIZE.replace("LATE", "pass").replace("# R", ""), core)
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_weakref_finalize_state_written_after_registration_races(tmp_path, core):
+    src = WEAKREF_FINALIZE.replace("LATE", "state.value = 1                                       # R")
+    expect_race(tmp_path, src.replace("assert seen == [1], seen", ""), core)
+
+
+FINALIZE_API = """
+import gc, threading, weakref
+gate = threading.Event()
+other = threading.Thread(target=gate.wait)
+other.start()
+
+class Owner:
+    pass
+
+o = Owner()
+f = weakref.finalize(o, print, "called")
+print(f.alive, f.peek()[1:], f.atexit)
+g = weakref.finalize(o, print, "detached")
+print(g.detach()[1:], g.alive, g())
+del o
+print(f.alive, f(), len(weakref.finalize._registry))
+h = weakref.finalize(Owner(), print, "never")
+gate.set(); other.join()
+"""
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_weakref_finalize_behaves_as_under_python(tmp_path, core):
+    plain = run_plain(write(tmp_path, FINALIZE_API, "plain.py"))
+    res = run_racedet(tmp_path, FINALIZE_API, extra_env={"RACEDET_CORE": core})
+    assert res.returncode == plain.returncode == 0 and res.races == [], res.stderr
+    assert (res.stdout, res.stderr) == (plain.stdout, plain.stderr)
