@@ -31,7 +31,7 @@ from __future__ import annotations
 import gc
 import sys
 import types
-from typing import Any, List
+from typing import Any, Dict, List
 
 from racedet import engine
 
@@ -47,81 +47,124 @@ _OPAQUE = (type, types.ModuleType, types.FunctionType, types.CodeType, types.Bui
 _KEEP = (engine.REF, engine.HANDOFF)
 
 
-def finalizing(obj: Any) -> None:
-    """``obj.__del__`` starts: forget the accesses to ``obj`` and to what only garbage holds."""
-    if engine.ACTIVE and engine.shadow:
-        try:
+def finalizing(obj: Any, _engine: Any = engine) -> None:
+    """``obj.__del__`` starts: forget the accesses to ``obj`` and to what only garbage holds.
+
+    What it uses is bound at definition: a finalizer can run at interpreter
+    exit, after this module's globals are gone (then nothing is recorded).
+    """
+    try:
+        if _engine.ACTIVE and _engine.shadow:
             _forget(_garbage(obj))
-        except Exception:  # pragma: no cover - the detector must never break the program
+    except Exception:  # pragma: no cover - the detector must never break the program
+        try:
             from racedet import access_py
 
             access_py._internal_error()
+        except Exception:
+            pass
 
 
 def _forget(oids: List[int]) -> None:
     shadow = engine.shadow
-    keep = _KEEP
+    ref, handoff = engine.REF, engine.HANDOFF
     for oid in oids:
         sh = shadow.get(oid)
         if sh is None or sh is engine.IGNORED:
             continue
-        for k in [k for k in sh if k not in keep]:
-            del sh[k]
+        kept = {k: v for k, v in sh.items() if k is ref or k is handoff}
+        if kept:
+            shadow[oid] = kept
+        else:   # a watched object: a new shadow is watched again
+            del shadow[oid]
 
 
 def _garbage(root: Any) -> List[int]:
     """The ids of ``root`` and of the objects reachable from it that only they hold.
 
     ``root`` is garbage (it is being finalized).  The objects reachable from it
-    are explored breadth first, up to :data:`LIMIT`; as the cyclic collector
-    does, an explored object whose reference count exceeds the references the
-    explored objects hold to it is held from outside, and so is everything it
-    reaches.  The rest is garbage.  Every approximation errs on the side of
-    "held from outside": an object not looked into holds references that go
-    uncounted, a reference the traversal does not show (a C extension's) counts
-    as outside, and a strongly shadowed object's own reference is the only one
-    subtracted.
+    are explored breadth first, up to :data:`LIMIT`, through those that have a
+    shadow (were accessed) and plain dicts (an instance's ``__dict__``); as
+    the cyclic collector does, an explored object whose reference count
+    exceeds the references the explored objects hold to it is held from
+    outside, and so is everything it reaches but through ``root``.  The rest
+    is garbage.  Every approximation errs on the side of "held from outside":
+    an object not looked into holds references that go uncounted, a reference
+    the traversal does not show (a C extension's) counts as outside, and a
+    strongly shadowed object's own reference is the only one subtracted.
     """
     nodes = [root]
     index = {id(root): 0}
+    inner = [0]                    # inner[k]: references the explored objects hold to nodes[k]
     edges: List[List[int]] = []    # edges[i]: the nodes nodes[i] holds, once per reference
     referents = gc.get_referents
-    opaque = _OPAQUE
+    skip = _skipped
+    sh_get = engine.shadow.get
     while len(edges) < len(nodes) and len(edges) < LIMIT:
+        o = nodes[len(edges)]
         out: List[int] = []
-        for r in referents(nodes[len(edges)]):
-            if isinstance(r, opaque):
-                continue
+        edges.append(out)
+        if type(o) is not dict and sh_get(id(o)) is None and len(edges) > 1:
+            continue   # nothing recorded of it: what it holds is not looked into
+        for r in referents(o):
             k = index.get(id(r))
             if k is None:
+                if skip(type(r)):
+                    index[id(r)] = -1   # alive while its holder is: the id stays its own
+                    continue
                 k = index[id(r)] = len(nodes)
                 nodes.append(r)
+                inner.append(1)
+            elif k < 0:
+                continue
+            else:
+                inner[k] += 1
             out.append(k)
-        r = None
-        edges.append(out)
+        r = o = None
     if len(nodes) == 1:
         return [id(root)]
-    inner = [0] * len(nodes)
-    for out in edges:
-        for k in out:
-            inner[k] += 1
-    live = [k for k in range(1, len(nodes)) if _outside(nodes, k) > inner[k]]
+    getrc = sys.getrefcount
+    ref = engine.REF
     held = [False] * len(nodes)
+    live = []
+    n_edges = len(edges)
+    for k in range(1, len(nodes)):
+        sh = sh_get(id(nodes[k]))
+        if sh is None and (k >= n_edges or not edges[k]):
+            continue   # a leaf with nothing recorded: nothing to forget, nothing held through it
+        # Not counted: ``nodes`` and getrefcount's argument; a strongly held shadow's reference.
+        n = getrc(nodes[k]) - 2
+        if n > inner[k] and (sh is None or sh.get(ref) is not nodes[k] or n - 1 > inner[k]):
+            live.append(k)
+    sh = None
     while live:
         k = live.pop()
-        if held[k] or k == 0:   # nothing live holds root: what it holds is not held through it
+        if held[k]:
             continue
         held[k] = True
         if k < len(edges):
-            live.extend(j for j in edges[k] if not held[j])
+            live.extend(j for j in edges[k] if j and not held[j])  # nothing live holds root
     return [id(nodes[k]) for k in range(len(nodes)) if not held[k]]
 
 
-def _outside(nodes: List[Any], k: int, getrc: Any = sys.getrefcount) -> int:
-    """The references to ``nodes[k]`` but the ones :func:`_garbage` holds (``nodes`` and
-    getrefcount's argument) and a strongly held shadow's."""
-    n = getrc(nodes[k]) - 2
-    sh = engine.shadow.get(id(nodes[k]))
-    if sh is not None and sh.get(engine.REF) is nodes[k]:
-        n -= 1
-    return n
+#: Is a type left out (see _OPAQUE), by id(type); an entry goes with its type (as engine._type_kind's).
+_opaque_kinds: Dict[int, bool] = {}
+_opaque_refs: Dict[int, Any] = {}
+
+
+def _skipped(t: type) -> bool:
+    s = _opaque_kinds.get(id(t))
+    if s is None:
+        s = _opaque_kinds[id(t)] = issubclass(t, _OPAQUE)
+        if t.__flags__ & _HEAPTYPE:
+            r = _opaque_refs[id(t)] = engine._Ref(t, _forget_type)
+            r.oid = id(t)
+    return s
+
+
+def _forget_type(r: Any, _kinds: Any = _opaque_kinds.pop, _refs: Any = _opaque_refs.pop) -> None:
+    _kinds(r.oid, None)
+    _refs(r.oid, None)
+
+
+_HEAPTYPE = 1 << 9   # Py_TPFLAGS_HEAPTYPE: a class made by ``class``

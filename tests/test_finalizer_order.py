@@ -326,3 +326,55 @@ def test_weakref_finalize_behaves_as_under_python(tmp_path, core):
     res = run_racedet(tmp_path, FINALIZE_API, extra_env={"RACEDET_CORE": core})
     assert res.returncode == plain.returncode == 0 and res.races == [], res.stderr
     assert (res.stdout, res.stderr) == (plain.stdout, plain.stderr)
+
+
+class _Node:
+    pass
+
+
+def _graph(shape: str):
+    """A finalized root and the ids of what it reaches, by name (no other reference is kept)."""
+    keep = []
+    a, c = _Node(), _Node()
+    a.c = c
+    a.me = a
+    if shape == "tree":
+        c.d = {"x": 1}
+        a.lst = [_Node()]
+        a.shared = _Node()
+        keep.append(a.shared)
+        names = dict(a=a, c=c, d=c.d, lst=a.lst, item=a.lst[0], shared=a.shared)
+    elif shape == "inner cycle":
+        c.g = _Node()
+        c.g.parent = c
+        names = dict(a=a, c=c, g=c.g)
+    elif shape == "held elsewhere":
+        keep.append(c)
+        c.z = _Node()
+        c.owner = a
+        names = dict(a=a, c=c, z=c.z)
+    else:   # "frame": a suspended generator's local holds the child
+        def gen(x):
+            yield x
+        g = gen(c)
+        next(g)
+        keep.append(g)
+        names = dict(a=a, c=c)
+    return a, {k: id(v) for k, v in names.items()}, keep
+
+
+@pytest.mark.parametrize("shape, garbage", [
+    ("tree", ["a", "c", "d", "item", "lst"]),
+    ("inner cycle", ["a", "c", "g"]),
+    ("held elsewhere", ["a"]),
+    ("frame", ["a"]),
+])
+def test_garbage_is_what_only_the_finalized_object_holds(monkeypatch, shape, garbage):
+    from racedet import engine, finalize
+
+    root, ids, keep = _graph(shape)
+    fake = {i: {} for i in ids.values()}   # every object accessed: each is looked into
+    monkeypatch.setattr(engine, "shadow", fake)
+    found = set(finalize._garbage(root))
+    assert sorted(n for n, i in ids.items() if i in found) == garbage
+    assert keep is not None

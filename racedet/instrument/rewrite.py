@@ -248,8 +248,8 @@ class Instrumenter(ast.NodeTransformer):
         """``__del__`` first tells the engine that its ``self`` is garbage (see racedet.finalize)."""
         params = node.args.posonlyargs + node.args.args
         at = 1 if _is_docstring(node.body[0]) else 0
-        if not params or at == len(node.body):
-            return   # nothing runs but a docstring (which must stay first)
+        if not params or at == len(node.body) or node.decorator_list:
+            return   # nothing runs but a docstring (which must stay first); a decorated one may be anything
         first = node.body[at]
         call = self._hook("finalizing", [ast.Name(params[0].arg, ast.Load())], first)
         node.body.insert(at, _locate(ast.Expr(call), first))
