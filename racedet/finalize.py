@@ -43,11 +43,7 @@ LIMIT = 128
 _OPAQUE = (type, types.ModuleType, types.FunctionType, types.CodeType, types.BuiltinFunctionType,
            types.MethodType, types.FrameType, int, str, bytes, float, bool, type(None))
 
-#: Keys of a shadow dict that are no record of an access (see engine.REF, engine.HANDOFF).
-_KEEP = (engine.REF, engine.HANDOFF)
-
-
-def finalizing(obj: Any, _engine: Any = engine) -> None:
+def finalizing(obj: Any, _engine: Any = engine, _exiting: Any = sys.is_finalizing) -> None:
     """``obj.__del__`` starts: forget the accesses to ``obj`` and to what only garbage holds.
 
     What it uses is bound at definition: a finalizer can run at interpreter
@@ -57,12 +53,10 @@ def finalizing(obj: Any, _engine: Any = engine) -> None:
         if _engine.ACTIVE and _engine.shadow:
             _forget(_garbage(obj))
     except Exception:  # pragma: no cover - the detector must never break the program
-        try:
+        if not _exiting():   # at exit this module's globals may be gone: say nothing
             from racedet import access_py
 
             access_py._internal_error()
-        except Exception:
-            pass
 
 
 def _forget(oids: List[int]) -> None:

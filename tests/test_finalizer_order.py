@@ -378,3 +378,32 @@ def test_garbage_is_what_only_the_finalized_object_holds(monkeypatch, shape, gar
     found = set(finalize._garbage(root))
     assert sorted(n for n, i in ids.items() if i in found) == garbage
     assert keep is not None
+
+
+AT_EXIT = """
+import os, threading
+stop = threading.Event()
+threading.Thread(target=stop.wait, daemon=True).start()
+
+class Resource:
+    def __init__(self, name):
+        self.name = name
+        self.parts = {"name": name}
+        self.me = self
+
+    def __del__(self, write=os.write):
+        write(1, ("del " + self.parts["name"] + "\\n").encode())
+
+kept = Resource("global")
+Resource("garbage")
+print("end", flush=True)
+"""
+
+
+@pytest.mark.parametrize("core", CORES)
+def test_finalizers_at_exit_print_what_python_prints(tmp_path, core):
+    plain = run_plain(write(tmp_path, AT_EXIT, "plain.py"))
+    res = run_racedet(tmp_path, AT_EXIT, options=["--no-leaks"], extra_env={"RACEDET_CORE": core})
+    assert res.returncode == plain.returncode == 0, res.stderr
+    assert sorted(res.stdout.splitlines()) == sorted(plain.stdout.splitlines()), res.stderr
+    assert res.stderr == plain.stderr == ""
