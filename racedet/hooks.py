@@ -4,10 +4,12 @@ Rewritten code names the hooks ``@racedet_rd_attr`` and so on, names no
 program can spell; :mod:`racedet.instrument.link` turns each such name into
 a constant holding the function below before the code runs, so no
 namespace of the program (builtins, its globals, its locals) holds any of
-them.  Nothing else belongs here.
+them.  Nothing else belongs here (``finalizing``, which starts every
+``__del__``, is the engine's: it records no access).
 """
 
 from racedet.core import access as _core
+from racedet.finalize import finalizing
 
 rd_attr = _core.rd_attr
 wr_attr = _core.wr_attr
@@ -41,7 +43,7 @@ stored = _core.stored
 NAMES = ("rd_attr", "wr_attr", "rmw_attr", "rd_global", "wr_global", "rmw_global", "cellof",
          "rd_cell", "wr_cell", "rmw_cell", "rd_item", "wr_item", "rmw_item", "rd_key", "wr_key",
          "del_key", "rmw_key", "rd_index", "wr_index", "rd_whole", "mut_whole", "call_method", "rd_len",
-         "del_item", "store_method", "stored", "rd_iter")
+          "del_item", "store_method", "stored", "rd_iter", "finalizing")
 
 
 def install() -> None:

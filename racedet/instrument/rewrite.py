@@ -243,8 +243,20 @@ class Instrumenter(ast.NodeTransformer):
         node.args = self._visit_defaults(node.args)
         s = self._enter(node, "function")
         node.body = self._stmts(node.body)
+        if s.parent.kind == "class" and node.name == "__del__" and isinstance(node, ast.FunctionDef):
+            self._finalizer_entry(node)
         self._leave(s)
         return node
+
+    def _finalizer_entry(self, node: ast.FunctionDef) -> None:
+        """``__del__`` first tells the engine that its ``self`` is garbage (see racedet.finalize)."""
+        params = node.args.posonlyargs + node.args.args
+        at = 1 if _is_docstring(node.body[0]) else 0
+        if not params or at == len(node.body) or node.decorator_list:
+            return   # nothing runs but a docstring (which must stay first); a decorated one may be anything
+        first = node.body[at]
+        call = self._hook("finalizing", [ast.Name(params[0].arg, ast.Load())], first)
+        node.body.insert(at, _locate(ast.Expr(call), first))
 
     visit_AsyncFunctionDef = visit_FunctionDef  # type: ignore[assignment]
 

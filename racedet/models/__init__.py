@@ -1,4 +1,4 @@
-"""Synchronization models of the standard library: threading, queue, concurrent.futures, asyncio, logging, functools.
+"""Synchronization models of the standard library: threading, queue, concurrent.futures, asyncio, logging, functools, weakref.
 
 ``install()`` patches them in place (before user code imports them);
 ``uninstall()`` restores the originals (the pytest plugin does, at the end).
@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from racedet.models import aio, funcs, futures, locks, logs, oslocks, queues, sqlite, streams, threads, tls
+from racedet.models import aio, funcs, futures, locks, logs, oslocks, queues, sqlite, streams, threads, tls, weakrefs
 
 _installed = False
 
@@ -26,6 +26,7 @@ def install() -> None:
     sqlite.install()
     logs.install()
     funcs.install()
+    weakrefs.install()
     _installed = True
 
 
@@ -33,6 +34,7 @@ def uninstall() -> None:
     global _installed
     if not _installed:
         return
+    weakrefs.uninstall()
     sqlite.uninstall()
     oslocks.uninstall()
     tls.uninstall()
